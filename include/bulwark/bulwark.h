@@ -1,0 +1,135 @@
+/* libbulwark: the public scanning API.
+ *
+ * A compiled engine is immutable and reference counted: any number of threads
+ * may scan with it at once, each scan owning its own scratch space.  A scan is
+ * streamed: begin, feed the object's bytes in any chunk sizes, end, and read the
+ * verdict.  Nothing here allocates behind the caller's back past the scan's own
+ * lifetime: the verdict owns its strings and is released with bw_verdict_free().
+ */
+#ifndef BULWARK_BULWARK_H
+#define BULWARK_BULWARK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BW_VERSION "0.1.0"
+/* The functionality level this engine claims for ClamAV `Engine:` ranges and
+ * .ndb min/max flevel fields (ClamAV 1.0 is 150-ish; we pick a fixed value). */
+#define BW_FLEVEL 200
+
+/* Internal result codes: one small set, translated to protocol codes only at
+ * the protocol edge. */
+enum {
+    BW_OK = 0,
+    BW_ERR = -1,
+    BW_AGAIN = -2,
+    BW_DECLINED = -3,
+    BW_DONE = 1, /* bw_scan_feed: the verdict is decided, more bytes change nothing */
+};
+
+typedef enum bw_status {
+    BW_CLEAN = 0,
+    BW_CURED,
+    BW_ERROR,
+    BW_CORRUPTED,
+    BW_PROTECTED,
+    BW_TIMEOUT,
+    BW_TOO_LARGE,
+    BW_SUSPICIOUS,
+    BW_WARNING,
+    BW_INFECTED,
+    BW_STATUS_COUNT
+} bw_status_t;
+/* The numeric order above is the severity order: when one object yields
+ * several findings (members of an archive), the highest value wins. */
+
+const char *bw_status_name(bw_status_t s);           /* "CLEAN", "INFECTED", ... */
+int bw_status_from_name(const char *name, bw_status_t *out); /* BW_OK / BW_ERR */
+
+typedef struct bw_limits {
+    uint32_t max_depth;       /* container recursion depth, default 17 */
+    uint32_t max_files;       /* members per container, default 10000 */
+    uint64_t max_scan_bytes;  /* bytes scanned per top-level object, default 400M */
+    uint64_t max_file_size;   /* single (inner) file size, default 100M */
+    uint32_t max_scan_ms;     /* wall time per top-level object, default 120000 */
+    uint32_t max_ratio;       /* member size / compressed size bound, default 250 */
+    int scan_archives;        /* 1: open containers and compressed streams */
+    int all_match;            /* 1: keep scanning after the first detection */
+} bw_limits_t;
+
+void bw_limits_default(bw_limits_t *l);
+
+typedef struct bw_engine bw_engine_t;
+
+typedef struct bw_load_opts {
+    const char *cache_dir; /* NULL: no compiled-database cache */
+} bw_load_opts_t;
+
+/* One count line of `bulwark db info`. */
+typedef struct bw_db_count {
+    char kind[64]; /* "hdb", "ndb", "unsupported: ndb target 3 (HTML)" ... */
+    uint64_t count;
+} bw_db_count_t;
+
+typedef struct bw_db_info {
+    uint32_t version;        /* highest .cvd/.cld version seen, 0 if none */
+    char build_time[64];     /* from the cvd header, or "" */
+    uint64_t signatures;     /* signatures in use */
+    size_t ncounts;
+    bw_db_count_t *counts;
+    int from_cache;          /* 1: this engine was mapped from the cache */
+    char source_hash[65];    /* hex SHA-256 over the source files */
+} bw_db_info_t;
+
+/* Loads every database file in the given files and directories, compiles it
+ * and returns a new engine with one reference.  On error returns BW_ERR and
+ * writes "file:line: what is wrong" into err; no engine is created. */
+int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t *opts,
+                   bw_engine_t **out, char *err, size_t errlen);
+bw_engine_t *bw_engine_ref(bw_engine_t *e);
+void bw_engine_unref(bw_engine_t *e);
+const bw_db_info_t *bw_engine_info(const bw_engine_t *e);
+
+typedef struct bw_threat {
+    bw_status_t status;
+    char *name;  /* signature name, or a reason for limit/error statuses */
+    char *path;  /* where inside the object: "a.zip/dir/clam.exe"; "" at top level */
+} bw_threat_t;
+
+typedef struct bw_verdict {
+    bw_status_t status;
+    size_t nthreats;
+    bw_threat_t *threats;
+    uint8_t *cured;        /* CURED at top level: the cured object */
+    size_t cured_len;
+    uint64_t bytes_scanned; /* raw + unpacked bytes that went through matching */
+} bw_verdict_t;
+
+void bw_verdict_free(bw_verdict_t *v);
+/* First threat name, or "" */
+const char *bw_verdict_name(const bw_verdict_t *v);
+
+typedef struct bw_scan bw_scan_t;
+
+/* name: the object's display name, used as the root of container paths. */
+bw_scan_t *bw_scan_begin(const bw_engine_t *e, const bw_limits_t *lim, const char *name);
+/* BW_OK: keep feeding; BW_DONE: verdict decided; BW_ERR: out of memory/IO. */
+int bw_scan_feed(bw_scan_t *s, const void *buf, size_t len);
+/* Finishes the scan, fills *out (caller frees with bw_verdict_free) and frees s. */
+int bw_scan_end(bw_scan_t *s, bw_verdict_t *out);
+/* Aborts a scan without a verdict. */
+void bw_scan_abort(bw_scan_t *s);
+
+int bw_scan_fd(const bw_engine_t *e, const bw_limits_t *lim, int fd, const char *name,
+               bw_verdict_t *out);
+int bw_scan_path(const bw_engine_t *e, const bw_limits_t *lim, const char *path,
+                 bw_verdict_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages Bulwark builds and tests with, if any is missing.
+# Run as root on Debian 12 (make run / make test call this first).
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+ libhyperscan-dev libarchive-dev libssl-dev zlib1g-dev
+ clamav clamav-testfiles libarchive-tools zip unzip p7zip-full cpio genisoimage gcab
+ zstd xz-utils bzip2 python3 binutils"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the lists only when they are absent or older than a day.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+    apt-get update -q
+fi
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,41 @@
+/* The compiled engine: one immutable signature database plus its Hyperscan
+ * literal prefilter, shared by reference count between all scans. */
+#ifndef BW_ENGINE_ENGINE_INT_H
+#define BW_ENGINE_ENGINE_INT_H
+
+#include <hs/hs.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "bulwark/bulwark.h"
+#include "sigdb-t.h"
+
+struct bw_engine {
+    atomic_int refs;
+    bw_sigdb_t db;
+    hs_database_t *hs;          /* NULL when the database has no body signatures */
+    uint8_t need_hash[BW_HASH_KINDS]; /* digest kinds any hash table holds */
+    int has_allow;              /* any .fp/.sfp entries: never stop a scan early */
+    bw_db_info_t info;
+    /* Scratch spaces are expensive to allocate and are per thread of use;
+     * scans borrow one from this pool and give it back. */
+    pthread_mutex_t pool_lock;
+    hs_scratch_t *proto;
+    hs_scratch_t **pool;
+    size_t npool, cappool;
+};
+
+hs_scratch_t *bw_engine_scratch_get(const bw_engine_t *e);
+void bw_engine_scratch_put(const bw_engine_t *e, hs_scratch_t *s);
+
+/* Compiles the prefilter for e->db (engine.c). */
+int bw_engine_compile_hs(bw_engine_t *e, char *err, size_t errlen);
+/* Derives need_hash/has_allow from the tables. */
+void bw_engine_derive(bw_engine_t *e);
+
+/* Compiled-database cache (engine-cache.c).  The key is the SHA-256 over the
+ * source files; a hit fills e->db, e->hs and e->info. */
+int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32]);
+int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32]);
+
+#endif

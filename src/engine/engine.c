@@ -1,0 +1,233 @@
+/* Engine construction: collect the database files, try the compiled cache,
+ * otherwise parse and compile, then publish one immutable engine.
+ *
+ * The prefilter is a single Hyperscan literal database (hs_compile_lit_multi)
+ * over each body-signature part's anchor, compiled in streaming mode so that
+ * a scan can be fed in arbitrary chunks.  Literals are cheap for Hyperscan to
+ * compile and to match, whatever their number: this is what keeps compile
+ * time and memory flat as a database grows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db-load.h"
+#include "engine-int.h"
+
+int bw_engine_compile_hs(bw_engine_t *e, char *err, size_t errlen)
+{
+    bw_sigdb_t *db = &e->db;
+    size_t n = db->parts.n;
+    if (n == 0)
+        return BW_OK;
+    const char **exprs = malloc(n * sizeof *exprs);
+    unsigned *flags = malloc(n * sizeof *flags);
+    unsigned *ids = malloc(n * sizeof *ids);
+    size_t *lens = malloc(n * sizeof *lens);
+    int rc = BW_ERR;
+    if (!exprs || !flags || !ids || !lens) {
+        snprintf(err, errlen, "out of memory compiling %zu patterns", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const bw_part_t *p = &db->parts.v[i];
+        const bw_tok_t *t = &db->toks.v[p->anchor_tok];
+        exprs[i] = (const char *)db->bytes.v + t->a;
+        lens[i] = t->b;
+        flags[i] = (p->flags & BW_PARTF_NOCASE) ? HS_FLAG_CASELESS : 0;
+        ids[i] = (unsigned)i;
+    }
+    hs_compile_error_t *cerr = NULL;
+    if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)n, HS_MODE_STREAM, NULL, &e->hs,
+                             &cerr) != HS_SUCCESS) {
+        snprintf(err, errlen, "prefilter compile failed: %s (pattern %d)",
+                 cerr ? cerr->message : "?", cerr ? cerr->expression : -1);
+        hs_free_compile_error(cerr);
+        e->hs = NULL;
+        goto out;
+    }
+    rc = BW_OK;
+out:
+    free(exprs);
+    free(flags);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+void bw_engine_derive(bw_engine_t *e)
+{
+    for (int k = 0; k < BW_HASH_KINDS; k++)
+        e->need_hash[k] = e->db.hashes[BW_HLIST_DETECT][k].n || e->db.hashes[BW_HLIST_ALLOW][k].n;
+    e->has_allow = 0;
+    for (int k = 0; k < BW_HASH_KINDS; k++)
+        e->has_allow |= e->db.hashes[BW_HLIST_ALLOW][k].n != 0;
+}
+
+static int engine_prepare_scratch(bw_engine_t *e, char *err, size_t errlen)
+{
+    pthread_mutex_init(&e->pool_lock, NULL);
+    if (e->hs && hs_alloc_scratch(e->hs, &e->proto) != HS_SUCCESS) {
+        snprintf(err, errlen, "cannot allocate scan scratch space");
+        return BW_ERR;
+    }
+    return BW_OK;
+}
+
+hs_scratch_t *bw_engine_scratch_get(const bw_engine_t *ce)
+{
+    bw_engine_t *e = (bw_engine_t *)ce; /* the pool is the one mutable part */
+    if (!e->hs)
+        return NULL;
+    hs_scratch_t *s = NULL;
+    pthread_mutex_lock(&e->pool_lock);
+    if (e->npool)
+        s = e->pool[--e->npool];
+    pthread_mutex_unlock(&e->pool_lock);
+    if (!s && hs_clone_scratch(e->proto, &s) != HS_SUCCESS)
+        return NULL;
+    return s;
+}
+
+void bw_engine_scratch_put(const bw_engine_t *ce, hs_scratch_t *s)
+{
+    bw_engine_t *e = (bw_engine_t *)ce;
+    if (!s)
+        return;
+    pthread_mutex_lock(&e->pool_lock);
+    if (e->npool == e->cappool && e->cappool < 256) {
+        size_t nc = e->cappool ? e->cappool * 2 : 8;
+        hs_scratch_t **np = realloc(e->pool, nc * sizeof *np);
+        if (np) {
+            e->pool = np;
+            e->cappool = nc;
+        }
+    }
+    if (e->npool < e->cappool) {
+        e->pool[e->npool++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&e->pool_lock);
+    if (s)
+        hs_free_scratch(s);
+}
+
+static void engine_free(bw_engine_t *e)
+{
+    for (size_t i = 0; i < e->npool; i++)
+        hs_free_scratch(e->pool[i]);
+    free(e->pool);
+    if (e->proto)
+        hs_free_scratch(e->proto);
+    if (e->hs)
+        hs_free_database(e->hs);
+    bw_sigdb_free(&e->db);
+    free(e->info.counts);
+    pthread_mutex_destroy(&e->pool_lock);
+    free(e);
+}
+
+static void hex32(const uint8_t *in, char *out)
+{
+    static const char x[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = x[in[i] >> 4];
+        out[2 * i + 1] = x[in[i] & 15];
+    }
+    out[64] = 0;
+}
+
+/* Parses and compiles from source (the cache missed or is off). */
+static int engine_build(bw_engine_t *e, const bw_dbfiles_t *files, char *err, size_t errlen)
+{
+    bw_dbload_t L;
+    memset(&L, 0, sizeof L);
+    L.db = &e->db;
+    bw_err_t lerr = {{0}};
+    if (bw_db_load_files(&L, files, &lerr) != BW_OK) {
+        snprintf(err, errlen, "%s", lerr.msg);
+        bw_dbload_free(&L);
+        return BW_ERR;
+    }
+    bw_sigdb_finish(&e->db);
+    e->info.version = L.version;
+    snprintf(e->info.build_time, sizeof e->info.build_time, "%s", L.build_time);
+    e->info.signatures = L.signatures;
+    e->info.ncounts = L.counts.n;
+    e->info.counts = L.counts.v; /* ownership moves to the engine */
+    L.counts.v = NULL;
+    L.counts.n = L.counts.cap = 0;
+    bw_dbload_free(&L);
+    return bw_engine_compile_hs(e, err, errlen);
+}
+
+int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t *opts,
+                   bw_engine_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    bw_dbfiles_t files = {0};
+    bw_err_t cerr = {{0}};
+    if (bw_db_collect(paths, npaths, &files, &cerr) != BW_OK) {
+        snprintf(err, errlen, "%s", cerr.msg);
+        bw_dbfiles_free(&files);
+        return BW_ERR;
+    }
+    uint8_t key[32];
+    if (bw_db_hash_sources(&files, key, &cerr) != BW_OK) {
+        snprintf(err, errlen, "%s", cerr.msg);
+        bw_dbfiles_free(&files);
+        return BW_ERR;
+    }
+    bw_engine_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        bw_dbfiles_free(&files);
+        return BW_ERR;
+    }
+    atomic_init(&e->refs, 1);
+    const char *cache = opts ? opts->cache_dir : NULL;
+    int rc = BW_ERR;
+    if (cache && bw_cache_load(e, cache, key) == BW_OK) {
+        e->info.from_cache = 1;
+    } else {
+        /* A failed cache read may have left partial state: start over. */
+        if (e->hs)
+            hs_free_database(e->hs);
+        bw_sigdb_free(&e->db);
+        free(e->info.counts);
+        memset(e, 0, sizeof *e);
+        atomic_init(&e->refs, 1);
+        if (engine_build(e, &files, err, errlen) != BW_OK)
+            goto fail;
+        if (cache)
+            bw_cache_store(e, cache, key); /* best effort: a read-only cache dir is fine */
+    }
+    hex32(key, e->info.source_hash);
+    bw_engine_derive(e);
+    if (engine_prepare_scratch(e, err, errlen) != BW_OK)
+        goto fail;
+    bw_dbfiles_free(&files);
+    *out = e;
+    return BW_OK;
+fail:
+    bw_dbfiles_free(&files);
+    engine_free(e);
+    return rc;
+}
+
+bw_engine_t *bw_engine_ref(bw_engine_t *e)
+{
+    atomic_fetch_add(&e->refs, 1);
+    return e;
+}
+
+void bw_engine_unref(bw_engine_t *e)
+{
+    if (e && atomic_fetch_sub(&e->refs, 1) == 1)
+        engine_free(e);
+}
+
+const bw_db_info_t *bw_engine_info(const bw_engine_t *e)
+{
+    return &e->info;
+}
