@@ -117,6 +117,12 @@ typedef struct bw_scan bw_scan_t;
 
 /* name: the object's display name, used as the root of container paths. */
 bw_scan_t *bw_scan_begin(const bw_engine_t *e, const bw_limits_t *lim, const char *name);
+/* Optional, before the first feed: the object's size when known (a file's
+ * st_size, an HTTP Content-Length).  Digests that no hash signature of that
+ * size could use are then skipped, which is most of the hashing work.  If the
+ * object turns out to have another size, the verdict is ERROR ("size changed
+ * during scan") rather than a silent miss.  BW_DECLINED after feeding began. */
+int bw_scan_expect_size(bw_scan_t *s, uint64_t size);
 /* BW_OK: keep feeding; BW_DONE: verdict decided; BW_ERR: out of memory/IO. */
 int bw_scan_feed(bw_scan_t *s, const void *buf, size_t len);
 /* Finishes the scan, fills *out (caller frees with bw_verdict_free) and frees s. */

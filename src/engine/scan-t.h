@@ -54,6 +54,8 @@ struct bw_scan {
     int done;            /* this object needs no more bytes */
     int failed;          /* out of memory: the verdict becomes ERROR */
     EVP_MD_CTX *md[BW_HASH_KINDS];
+    uint8_t md_skipped[BW_HASH_KINDS]; /* dropped by bw_scan_expect_size */
+    uint64_t size_hint;
 
     uint8_t *head;       /* the first BW_FTYPE_HEAD bytes, for type detection */
     size_t head_len;

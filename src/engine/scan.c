@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -186,6 +187,42 @@ static void decide_type(bw_scan_t *s)
     bw_body_type_known(s);
 }
 
+/* 1 if a hash table of this kind has an entry of this size or of any size. */
+static int hash_size_possible(const bw_sigdb_t *db, int kind, uint64_t size)
+{
+    for (int l = 0; l < BW_HLISTS; l++) {
+        const bw_hashent_t *v = db->hashes[l][kind].v;
+        size_t lo = 0, hi = db->hashes[l][kind].n;
+        if (hi && v[hi - 1].size == BW_SIZE_ANY)
+            return 1;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (v[mid].size < size)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < db->hashes[l][kind].n && v[lo].size == size)
+            return 1;
+    }
+    return 0;
+}
+
+int bw_scan_expect_size(bw_scan_t *s, uint64_t size)
+{
+    if (s->size)
+        return BW_DECLINED;
+    s->size_hint = size;
+    for (int k = 0; k < BW_HASH_KINDS; k++) {
+        if (s->md[k] && !hash_size_possible(&s->e->db, k, size)) {
+            EVP_MD_CTX_free(s->md[k]);
+            s->md[k] = NULL;
+            s->md_skipped[k] = 1;
+        }
+    }
+    return BW_OK;
+}
+
 static int feed_slice(bw_scan_t *s, const uint8_t *p, size_t len)
 {
     if (s->lim.max_file_size && s->size + len > s->lim.max_file_size) {
@@ -246,6 +283,13 @@ static int check_hashes(bw_scan_t *s)
     int have[BW_HASH_KINDS] = {0};
     if (s->done)
         return 0; /* a truncated object has no meaningful digest */
+    for (int k = 0; k < BW_HASH_KINDS; k++) {
+        if (s->md_skipped[k] && s->size != s->size_hint) {
+            bw_scan_add_finding(s, BW_ERROR, UINT32_MAX,
+                                "scan error: object size changed during scan", NULL);
+            break;
+        }
+    }
     for (int k = 0; k < BW_HASH_KINDS; k++) {
         unsigned len = 0;
         if (s->md[k] && EVP_DigestFinal_ex(s->md[k], dig[k], &len))
@@ -341,6 +385,9 @@ int bw_scan_fd(const bw_engine_t *e, const bw_limits_t *lim, int fd, const char 
     bw_scan_t *s = bw_scan_begin(e, lim, name);
     if (!s)
         return BW_ERR;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        bw_scan_expect_size(s, (uint64_t)st.st_size);
     uint8_t *buf = malloc(FEED_SLICE);
     if (!buf) {
         bw_scan_abort(s);
