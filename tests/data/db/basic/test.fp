@@ -1,0 +1,1 @@
+cccccccccccccccccccccccccccccccc:100:Known.Clean.File
