@@ -17,11 +17,11 @@ static struct t_case t_cases[512];
 static int t_ncases;
 static int t_failed_now;
 
-#define TEST(name)                                                          \
-    static void t_##name(void);                                             \
-    __attribute__((constructor)) static void t_reg_##name(void)             \
-    { t_cases[t_ncases].name = #name; t_cases[t_ncases++].fn = t_##name; }  \
-    static void t_##name(void)
+#define TEST(tname)                                                         \
+    static void t_##tname(void);                                            \
+    __attribute__((constructor)) static void t_reg_##tname(void)            \
+    { t_cases[t_ncases].name = #tname; t_cases[t_ncases++].fn = t_##tname; } \
+    static void t_##tname(void)
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); t_failed_now = 1; } } while (0)
 #define CHECK_EQ(a, b) do { long long t_a = (long long)(a), t_b = (long long)(b); if (t_a != t_b) { \
