@@ -22,7 +22,17 @@ enum bw_logic_opcode {
     BW_LOP_EQ,       /* x, y */
     BW_LOP_GT,
     BW_LOP_LT,
+    /* Added by the ldb-logic implementation: a subsig with its own modifier
+     * (`N=X`, `N>X`, `N<X`).  Pushes (counts[subsig] compared with x, the
+     * count, {subsig}); y is ignored as ClamAV ignores it on a single subsig.
+     * Unlike PUSH + EQ, the subsig stays in the distinct set (ClamAV). */
+    BW_LOP_SUBEQ,
+    BW_LOP_SUBGT,
+    BW_LOP_SUBLT,
 };
+
+#define BW_LOGIC_DEPTH_MAX 64  /* parenthesis nesting accepted by the compiler */
+#define BW_LOGIC_STACK_MAX 256 /* evaluation stack; deeper programs are refused */
 
 /* Appends the program to db->logic; sets *first and *count.  nsubsigs is how many
  * subsignatures the line has: a reference past it is an error.  Errors say

@@ -22,6 +22,14 @@
 #include "core/err.h"
 #include "sigdb-t.h"
 
+/* Most variable-width elements (range gaps, alternatives of differing
+ * lengths) one part may hold: the verifier backtracks over them with a
+ * fixed-size stack.  A part with more is BW_DECLINED. */
+#define BW_PART_CHOICES_MAX 128
+/* Work bound of one bw_part_verify() call, in token attempts and gap
+ * candidates; past it the search stops (see sig-match.c). */
+#define BW_VERIFY_STEPS_MAX 100000
+
 /* Compiles one hex signature into db as a new body signature (appended to
  * db->bsigs, with off_kind ANY and owner/subsig 0: the caller fills those in).
  * part_flags (BW_PARTF_*) are applied to every part; wide != 0 compiles the

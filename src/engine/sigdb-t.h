@@ -38,6 +38,11 @@ enum bw_tok_kind {
 #define BW_TOKF_B 0x02 /* (B): word boundary (non-alnum or edge) */
 #define BW_TOKF_L 0x04 /* (L): line boundary (\r, \n or edge) */
 #define BW_TOKF_W 0x08 /* (W): non-alphanumeric byte (ClamAV: "word" char class) */
+/* Added by sig-hex.c: a BOUNDARY token is a zero-width look-around.  With
+ * BW_TOKF_LEFT it tests the byte before its position, else the byte at its
+ * position; BW_TOKF_NEGATE inverts it (`!(B)`).  Stream edges satisfy a
+ * plain boundary and fail a negated one. */
+#define BW_TOKF_LEFT 0x10
 
 typedef struct bw_tok {
     uint8_t kind;
