@@ -18,7 +18,7 @@ OPT := -O2
 endif
 
 CC ?= cc
-PKGS := libhs libarchive libcrypto zlib
+PKGS := libhs libarchive libcrypto zlib libzstd libbrotlidec inih libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -26,17 +26,20 @@ CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parame
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/icap/*.c))
+DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 LIBBW := $(BUILD)/libbulwark.a
 BULWARK := $(BUILD)/bulwark
+BULWARKD := $(BUILD)/bulwarkd
 
 .PHONY: all deps build run test test-only fuzz fuzz-build bench clean
 all: build
@@ -44,7 +47,7 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-build: $(BULWARK) $(UNIT_BIN)
+build: $(BULWARK) $(if $(DAEMON_SRC),$(BULWARKD)) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +59,9 @@ $(LIBBW): $(LIB_OBJ)
 
 $(BULWARK): $(CLI_OBJ) $(LIBBW)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBBW) $(LIBS)
+
+$(BULWARKD): $(DAEMON_OBJ) $(LIBBW)
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBBW) $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBBW)
 	@mkdir -p $(dir $@)
@@ -96,4 +102,4 @@ bench: deps
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)

@@ -1,0 +1,21 @@
+/* The daemon's own configuration keys: paths, listeners, processes, report. */
+#ifndef BW_DAEMON_CONF_H
+#define BW_DAEMON_CONF_H
+
+#include <stdint.h>
+
+#include "core/conf-t.h"
+
+typedef struct bw_daemon_conf {
+    bw_conf_list_t bases;       /* [path] BasesPath, char * items */
+    char *cache_dir;            /* [path] CacheDir */
+    bw_conf_list_t listen;      /* [icapserver.network] ListenAddress, char * items */
+    uint64_t timeout_ms;        /* [icapserver.network] Timeout */
+    uint64_t max_children;      /* [icapserver.process] MaxChildren (0: one per core) */
+    uint64_t max_reqs_per_child;/* [icapserver.process] MaxReqsPerChild (0: never recycle) */
+    char *report_file;          /* [icapserver.report] ReportFileName */
+} bw_daemon_conf_t;
+
+extern const bw_conf_table_t bw_daemon_conf_table;
+
+#endif

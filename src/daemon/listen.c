@@ -1,0 +1,58 @@
+/* Listening sockets.  Each worker opens its own socket on every address with
+ * SO_REUSEPORT: the kernel balances new connections across the workers, and
+ * a dying worker takes only its own queue with it. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+
+int bw_listen_open(const char *addr, bw_err_t *err)
+{
+    char host[256];
+    const char *port;
+    const char *colon = strrchr(addr, ':');
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (!rb || rb[1] != ':') {
+            bw_err_set(err, "ListenAddress %s: expected [v6addr]:port", addr);
+            return -1;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(rb - addr - 1), addr + 1);
+        port = rb + 2;
+    } else if (colon) {
+        snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+        port = colon + 1;
+    } else {
+        bw_err_set(err, "ListenAddress %s: expected host:port", addr);
+        return -1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(strcmp(host, "*") && host[0] ? host : NULL, port, &hints, &res);
+    if (gai) {
+        bw_err_set(err, "ListenAddress %s: %s", addr, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        (res->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 511)) {
+        bw_err_set(err, "ListenAddress %s: %s", addr, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}

@@ -1,0 +1,100 @@
+/* bulwarkd: the composition root.  It reads the configuration against every
+ * module's key table, loads the engine once (shared by the workers after
+ * fork), checks every listener can be opened, and hands over to the
+ * supervisor. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+
+static const bw_conf_table_t *const tables[] = {&bw_daemon_conf_table, &bw_icap_conf_table};
+static const bw_conf_schema_t schema = {tables, sizeof tables / sizeof *tables};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bulwarkd -c bulwark.conf [-f] [--print-config] [--config-doc]\n"
+               "  -c FILE          configuration file (default /etc/bulwark/bulwark.conf)\n"
+               "  -f               stay in the foreground and log to stderr\n"
+               "  --print-config   print the effective configuration and exit\n"
+               "  --config-doc     print the reference of every key (Markdown) and exit\n"
+               "  -V, --version    print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = "/etc/bulwark/bulwark.conf";
+    int foreground = 0, print_config = 0;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+        {"print-config", no_argument, NULL, 'P'}, {"config-doc", no_argument, NULL, 'D'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "c:fVh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': conf_path = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'P': print_config = 1; break;
+        case 'D': return bw_conf_doc(&schema, stdout) == BW_OK ? 0 : 1;
+        case 'V': printf("bulwarkd %s\n", BW_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    bw_log_init(1);
+    bw_conf_state_t *st = NULL;
+    bw_err_t err;
+    if (bw_conf_load(&schema, conf_path, &st, &err) != BW_OK) {
+        fprintf(stderr, "bulwarkd: %s\n", err.msg);
+        return 2;
+    }
+    if (print_config) {
+        int rc = bw_conf_dump(&schema, st, stdout) == BW_OK ? 0 : 1;
+        bw_conf_free(st);
+        return rc;
+    }
+    bw_daemon_t d;
+    memset(&d, 0, sizeof d);
+    d.dc = bw_conf_get(st, &bw_daemon_conf_table, NULL);
+    d.ic = bw_conf_get(st, &bw_icap_conf_table, NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    d.nworkers = d.dc->max_children ? (int)d.dc->max_children : (int)(cores > 0 ? cores : 1);
+
+    char lerr[1024];
+    bw_load_opts_t lo = {d.dc->cache_dir && d.dc->cache_dir[0] ? d.dc->cache_dir : NULL};
+    const char **paths = (const char **)d.dc->bases.items;
+    if (bw_engine_load(paths, d.dc->bases.n, &lo, &d.engine, lerr, sizeof lerr) != BW_OK) {
+        fprintf(stderr, "bulwarkd: %s\n", lerr);
+        bw_conf_free(st);
+        return 2;
+    }
+    const bw_db_info_t *info = bw_engine_info(d.engine);
+    bw_log(BW_LOG_INFO, "engine: %llu signatures, database version %u%s",
+           (unsigned long long)info->signatures, info->version,
+           info->from_cache ? " (from cache)" : "");
+    /* Open each listener once here, so a bad address stops the start with
+     * its reason instead of a crash loop of workers. */
+    for (size_t i = 0; i < d.dc->listen.n; i++) {
+        int fd = bw_listen_open(BW_CONF_LIST_AT(&d.dc->listen, char *, i), &err);
+        if (fd < 0) {
+            fprintf(stderr, "bulwarkd: %s: %s\n", conf_path, err.msg);
+            return 2;
+        }
+        close(fd);
+        bw_log(BW_LOG_INFO, "listening on %s", BW_CONF_LIST_AT(&d.dc->listen, char *, i));
+    }
+    if (!foreground) {
+        if (daemon(0, 0) != 0) {
+            perror("bulwarkd: daemon");
+            return 1;
+        }
+        bw_log_init(0);
+    }
+    int rc = bw_supervise(&d);
+    bw_engine_unref(d.engine);
+    bw_conf_free(st);
+    return rc;
+}

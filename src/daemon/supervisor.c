@@ -1,0 +1,117 @@
+/* The supervisor: forks the workers, restarts any that dies (saying why),
+ * and on SIGTERM stops them all.  It never touches a client socket, so a
+ * file that crashes a parser costs one worker's connections, not the
+ * service. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_term = 1;
+}
+
+static pid_t spawn(const bw_daemon_t *d, int index)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        _exit(bw_worker_run(d, index));
+    }
+    if (pid < 0)
+        bw_log(BW_LOG_ERR, "fork: %s", strerror(errno));
+    return pid;
+}
+
+int bw_supervise(const bw_daemon_t *d)
+{
+    int n = d->nworkers;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    time_t *started = calloc((size_t)n, sizeof *started);
+    if (!pids || !started)
+        return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < n; i++) {
+        pids[i] = spawn(d, i);
+        started[i] = time(NULL);
+    }
+    bw_log(BW_LOG_INFO, "%d worker(s) started", n);
+    while (!got_term) {
+        int st;
+        pid_t pid = waitpid(-1, &st, 0);
+        if (got_hup) {
+            got_hup = 0;
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGHUP);
+        }
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pids[i] != pid)
+                continue;
+            if (WIFSIGNALED(st))
+                bw_log(BW_LOG_ERR, "worker %d (pid %d) killed by signal %d (%s); restarting", i,
+                       (int)pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
+            else
+                bw_log(WEXITSTATUS(st) ? BW_LOG_ERR : BW_LOG_INFO,
+                       "worker %d (pid %d) exited with status %d; restarting", i, (int)pid,
+                       WEXITSTATUS(st));
+            if (time(NULL) - started[i] < 1)
+                sleep(1); /* a worker that cannot start must not spin */
+            pids[i] = got_term ? 0 : spawn(d, i);
+            started[i] = time(NULL);
+        }
+    }
+    bw_log(BW_LOG_INFO, "stopping");
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    /* Workers drain their connections; give them a bounded time. */
+    time_t deadline = time(NULL) + 10;
+    int alive = 1;
+    while (alive && time(NULL) < deadline) {
+        alive = 0;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == 0)
+                alive = 1;
+            else
+                pids[i] = 0;
+        }
+        if (alive)
+            usleep(20000);
+    }
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+        }
+    free(pids);
+    free(started);
+    return 0;
+}

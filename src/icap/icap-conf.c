@@ -1,0 +1,75 @@
+/* The ICAP service's keys.  Section and key names follow kav4proxy.conf where
+ * it has one (the seed is the spec); the rest are ours and documented in
+ * docs/configuration.md. */
+#include "icap/icap-conf.h"
+
+#include <stddef.h>
+
+static const bw_conf_enum_t action_words[] = {
+    {"skip", BW_ACT_SKIP}, {"deny", BW_ACT_DENY}, {"cure", BW_ACT_CURE}, {NULL, 0},
+};
+
+#define OFF(f) offsetof(bw_icap_conf_t, f)
+#define ACTION(key, field, def, doc) \
+    {"icapserver.actions", key, BW_CONF_ENUM, BW_CONF_GROUPABLE, def, 0, 0, OFF(field), \
+     action_words, NULL, NULL, 0, NULL, doc}
+
+static const bw_conf_key_t keys[] = {
+    {"icapserver.protocol", "PreviewSize", BW_CONF_UINT, 0, "4096", 0, 1 << 20, OFF(preview_size),
+     NULL, NULL, NULL, 0, NULL, "Preview bytes advertised in OPTIONS (0 disables preview)"},
+    {"icapserver.protocol", "MaxConnections", BW_CONF_UINT, 0, "1000", 1, 1000000,
+     OFF(max_connections), NULL, NULL, NULL, 0, NULL,
+     "connections per worker; more get 503 (advertised as Max-Connections)"},
+    {"icapserver.protocol", "Allow204", BW_CONF_BOOL, 0, "yes", 0, 0, OFF(allow204), NULL, NULL,
+     NULL, 0, NULL, "answer 204 for clean objects when the client allows it"},
+    {"icapserver.protocol", "Allow206", BW_CONF_BOOL, 0, "yes", 0, 0, OFF(allow206), NULL, NULL,
+     NULL, 0, NULL, "answer 206 use-original-body for clean objects when the client allows it"},
+    {"icapserver.protocol", "RespModeServiceUrl", BW_CONF_STRING, 0, "av/respmod", 1, 200,
+     OFF(respmod_url), NULL, NULL, NULL, 0, NULL, "service path for RESPMOD (downloads)"},
+    {"icapserver.protocol", "ReqModeServiceUrl", BW_CONF_STRING, 0, "av/reqmod", 1, 200,
+     OFF(reqmod_url), NULL, NULL, NULL, 0, NULL, "service path for REQMOD (uploads)"},
+    {"icapserver.protocol", "ScanServiceUrl", BW_CONF_STRING, 0, "avscan", 1, 200, OFF(scan_url),
+     NULL, NULL, NULL, 0, NULL, "service path taking both methods (NAS devices, c-icap clients)"},
+    {"icapserver.protocol", "HTTPClientIpICAPHeader", BW_CONF_STRING, 0, "X-Client-IP", 1, 100,
+     OFF(client_ip_header), NULL, NULL, NULL, 0, NULL, "ICAP header holding the client address"},
+    {"icapserver.protocol", "HTTPUserNameICAPHeader", BW_CONF_STRING, 0, "X-Client-Username", 1,
+     100, OFF(user_header), NULL, NULL, NULL, 0, NULL,
+     "ICAP header holding the user name (plain or base64)"},
+    {"icapserver.protocol", "ServiceName", BW_CONF_STRING, 0, "Bulwark anti-virus", 1, 100,
+     OFF(service_name), NULL, NULL, NULL, 0, NULL, "the Service header of OPTIONS"},
+    {"icapserver.protocol", "OptionsTTL", BW_CONF_UINT, 0, "3600", 0, 86400 * 7, OFF(options_ttl),
+     NULL, NULL, NULL, 0, NULL, "seconds a client may cache the OPTIONS answer"},
+    {"icapserver.filter", "MaxReqLength", BW_CONF_SIZE, BW_CONF_GROUPABLE, "0", 0, 0,
+     OFF(max_req_length), NULL, NULL, NULL, 0, NULL,
+     "objects larger than this are TOO_LARGE and follow MaxReqLengthAction (0: no limit)"},
+    ACTION("InfectedAction", infected_action, "deny", "action for INFECTED objects"),
+    ACTION("SuspiciousAction", suspicious_action, "deny", "action for SUSPICIOUS objects"),
+    ACTION("WarningAction", warning_action, "deny", "action for WARNING objects"),
+    ACTION("ProtectedAction", protected_action, "skip", "action for PROTECTED (encrypted) objects"),
+    ACTION("CorruptedAction", corrupted_action, "skip", "action for CORRUPTED objects"),
+    ACTION("ErrorAction", error_action, "skip", "action for objects whose scan failed (ERROR)"),
+    ACTION("CuredAction", cured_action, "cure", "action for curable objects: cure returns the cured object"),
+    ACTION("MaxReqLengthAction", maxreqlength_action, "skip", "action for TOO_LARGE objects"),
+    ACTION("TimeoutAction", timeout_action, "skip", "action for objects whose scan timed out"),
+    {"icapserver.engine.options", "ScanArchives", BW_CONF_BOOL, BW_CONF_GROUPABLE, "yes", 0, 0,
+     OFF(scan_archives), NULL, NULL, NULL, 0, NULL, "open archives and compressed streams"},
+    {"icapserver.engine.options", "Cure", BW_CONF_BOOL, BW_CONF_GROUPABLE, "yes", 0, 0, OFF(cure),
+     NULL, NULL, NULL, 0, NULL, "cure curable objects (else they count as INFECTED)"},
+    {"icapserver.engine.options", "MaxScanTime", BW_CONF_DURATION, BW_CONF_GROUPABLE, "120s", 0, 0,
+     OFF(max_scan_time_ms), NULL, NULL, NULL, 0, NULL, "scan time per object (0: no limit)"},
+    {"icapserver.engine.options", "MaxNestingLevel", BW_CONF_UINT, BW_CONF_GROUPABLE, "17", 0, 64,
+     OFF(max_nesting_level), NULL, NULL, NULL, 0, NULL, "container recursion depth"},
+    {"icapserver.engine.options", "MaxFiles", BW_CONF_UINT, BW_CONF_GROUPABLE, "10000", 0, 1000000,
+     OFF(max_files), NULL, NULL, NULL, 0, NULL, "members per container"},
+    {"icapserver.engine.options", "MaxFileSize", BW_CONF_SIZE, BW_CONF_GROUPABLE, "100M", 0, 0,
+     OFF(max_file_size), NULL, NULL, NULL, 0, NULL, "largest single (inner) file scanned"},
+    {"icapserver.engine.options", "MaxScanSize", BW_CONF_SIZE, BW_CONF_GROUPABLE, "400M", 0, 0,
+     OFF(max_scan_size), NULL, NULL, NULL, 0, NULL, "bytes scanned per object, unpacked included"},
+    {"icapserver.notify", "NotifyTemplateDir", BW_CONF_PATH, 0, "templates", 0, 0,
+     OFF(template_dir), NULL, NULL, NULL, 0, NULL,
+     "directory of block-page templates object_<status>.html (relative to the config file)"},
+};
+
+const bw_conf_table_t bw_icap_conf_table = {
+    "icap", sizeof(bw_icap_conf_t), keys, BW_CONF_NKEYS(keys), NULL, NULL,
+};

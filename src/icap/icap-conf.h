@@ -1,0 +1,46 @@
+/* The ICAP service's configuration keys (kav4proxy.conf names).  This module
+ * declares its own table; the daemon only adds it to the schema. */
+#ifndef BW_ICAP_CONF_H
+#define BW_ICAP_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/conf-t.h"
+
+/* What to do with an object of a given status. */
+typedef enum bw_action { BW_ACT_SKIP = 0, BW_ACT_DENY, BW_ACT_CURE } bw_action_t;
+
+typedef struct bw_icap_conf {
+    /* [icapserver.protocol] */
+    uint64_t preview_size;
+    uint64_t max_connections;
+    bool allow204;
+    bool allow206;
+    char *respmod_url;
+    char *reqmod_url;
+    char *scan_url;         /* takes both methods: NAS devices, c-icap-style clients */
+    char *client_ip_header;
+    char *user_header;
+    char *service_name;
+    uint64_t options_ttl;   /* seconds */
+    /* [icapserver.filter] */
+    uint64_t max_req_length;
+    /* [icapserver.actions] */
+    int infected_action, suspicious_action, warning_action, protected_action;
+    int corrupted_action, error_action, cured_action, maxreqlength_action, timeout_action;
+    /* [icapserver.engine.options] */
+    bool scan_archives;
+    bool cure;
+    uint64_t max_scan_time_ms;
+    uint64_t max_nesting_level;
+    uint64_t max_files;
+    uint64_t max_file_size;
+    uint64_t max_scan_size;
+    /* [icapserver.notify] */
+    char *template_dir;
+} bw_icap_conf_t;
+
+extern const bw_conf_table_t bw_icap_conf_table;
+
+#endif

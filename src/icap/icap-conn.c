@@ -1,0 +1,816 @@
+/* One ICAP connection: read, parse, stream the body into the scan, answer.
+ *
+ * The state machine is driven by process_input(), which runs over whatever
+ * bytes are buffered until it needs more or has handed work away: to the
+ * thread pool (the end of a scan, which may unpack archives) or to the
+ * socket (a response being written).  The pure parsers never see the socket;
+ * this file never parses bytes itself.
+ *
+ * Lifetimes: a connection owns its buffers, its body pipeline and its raw
+ * spool.  It is freed only when both libuv handles are closed, no write is
+ * in flight and no thread-pool job holds it.
+ */
+#include "icap/icap-conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/spool.h"
+#include "icap/icap-body.h"
+#include "icap/icap-parse.h"
+
+#define READ_MAX (256u * 1024u)
+#define ECHO_BLOCK (256u * 1024u)
+
+enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_WORK, ST_WRITE };
+
+typedef struct conn {
+    uv_tcp_t tcp; /* first: the handle's data is the conn */
+    uv_timer_t timer;
+    uv_work_t work;
+    bw_icap_worker_t *w;
+    int handles, writes, working, closing, reading;
+    enum conn_state state;
+    bw_buf_t in;
+    size_t last_len;
+    char peer[64];
+
+    /* the request being served */
+    bw_icap_method_t method;
+    bw_icap_svc_t svc;
+    unsigned allow;
+    int has_preview, client_close, body_kind;
+    bw_icap_encap_t encap;
+    char client_ip[64], user[128], url[2048];
+    bw_buf_t hdrs;
+    bw_http_msg_t reqmsg, resmsg;
+    int has_req, has_res;
+    bw_icap_chunk_t chunk;
+    int sent_100;
+    bw_icap_body_t *body;
+    int body_done;          /* the scan needs no more bytes */
+    bw_spool_t raw;
+    int keep_raw;
+    uint64_t body_bytes;
+    int too_large;
+    bw_verdict_t verdict;
+    uint64_t t_start;
+
+    /* output */
+    bw_buf_t out;
+    int echo_active;
+    uint64_t echo_off;
+    int close_after;
+} conn_t;
+
+typedef struct wreq {
+    uv_write_t req;
+    bw_buf_t buf;
+    conn_t *c;
+} wreq_t;
+
+static void process_input(conn_t *c);
+static void conn_close(conn_t *c);
+static void on_timeout(uv_timer_t *t);
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void copy_str(char *dst, size_t cap, bw_icap_str_t s)
+{
+    size_t n = s.n < cap - 1 ? s.n : cap - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+            dst[i] = '?';
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static void request_reset(conn_t *c)
+{
+    bw_icap_body_free(c->body);
+    c->body = NULL;
+    bw_spool_free(&c->raw);
+    bw_verdict_free(&c->verdict);
+    bw_buf_reset(&c->hdrs);
+    c->state = ST_HEAD;
+    c->last_len = 0;
+    c->method = BW_ICAP_UNKNOWN;
+    c->svc = BW_SVC_NONE;
+    c->allow = 0;
+    c->has_preview = c->client_close = c->has_req = c->has_res = 0;
+    c->sent_100 = c->body_done = c->keep_raw = c->too_large = 0;
+    c->body_bytes = 0;
+    c->client_ip[0] = c->user[0] = c->url[0] = 0;
+    c->echo_active = 0;
+    c->echo_off = 0;
+    bw_icap_chunk_reset(&c->chunk);
+}
+
+static void conn_free_if_done(conn_t *c)
+{
+    if (c->handles || c->writes || c->working)
+        return;
+    request_reset(c);
+    bw_buf_free(&c->in);
+    bw_buf_free(&c->out);
+    bw_buf_free(&c->hdrs);
+    c->w->nconns--;
+    free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    c->handles--;
+    conn_free_if_done(c);
+}
+
+static void conn_close(conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static void echo_next(conn_t *c);
+static void request_done(conn_t *c);
+
+static void on_write(uv_write_t *req, int status)
+{
+    wreq_t *wr = (wreq_t *)req;
+    conn_t *c = wr->c;
+    bw_buf_free(&wr->buf);
+    free(wr);
+    c->writes--;
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        conn_free_if_done(c);
+        return;
+    }
+    if (c->state == ST_WRITE && c->writes == 0) {
+        if (c->echo_active)
+            echo_next(c);
+        else
+            request_done(c);
+    }
+}
+
+/* Hands c->out to the socket. */
+static void flush_out(conn_t *c)
+{
+    if (!c->out.len || c->closing)
+        return;
+    if (c->out.oom) {
+        conn_close(c);
+        return;
+    }
+    wreq_t *wr = calloc(1, sizeof *wr);
+    if (!wr) {
+        conn_close(c);
+        return;
+    }
+    wr->c = c;
+    wr->buf = c->out;
+    memset(&c->out, 0, sizeof c->out);
+    uv_buf_t b = uv_buf_init(wr->buf.p, (unsigned)wr->buf.len);
+    c->writes++;
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+        c->writes--;
+        bw_buf_free(&wr->buf);
+        free(wr);
+        conn_close(c);
+    }
+}
+
+/* Sends a complete answer; the request ends when it is written. */
+static void respond(conn_t *c, int close_after)
+{
+    c->close_after |= close_after;
+    c->state = ST_WRITE;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    /* A client that stops reading our answer is timed out too. */
+    uv_timer_start(&c->timer, on_timeout, c->w->timeout_ms, c->w->timeout_ms);
+    flush_out(c);
+}
+
+static void respond_error(conn_t *c, int status)
+{
+    bw_buf_reset(&c->out);
+    bw_icap_build_error(c->w->env, status, 1, &c->out);
+    c->w->stats.errors++;
+    respond(c, 1);
+}
+
+/* Streams the raw body back as chunks, one block per write. */
+static void echo_next(conn_t *c)
+{
+    uint64_t total = c->raw.size;
+    if (c->echo_off >= total) {
+        bw_buf_puts(&c->out, "0\r\n\r\n");
+        c->echo_active = 0;
+        flush_out(c);
+        return;
+    }
+    size_t n = total - c->echo_off > ECHO_BLOCK ? ECHO_BLOCK : (size_t)(total - c->echo_off);
+    const uint8_t *mem = bw_spool_mem(&c->raw);
+    bw_buf_printf(&c->out, "%zx\r\n", n);
+    if (mem) {
+        bw_buf_append(&c->out, mem + c->echo_off, n);
+    } else {
+        char *tmp = malloc(n);
+        if (!tmp || bw_spool_pread(&c->raw, tmp, n, c->echo_off) != (ssize_t)n) {
+            free(tmp);
+            conn_close(c);
+            return;
+        }
+        bw_buf_append(&c->out, tmp, n);
+        free(tmp);
+    }
+    bw_buf_puts(&c->out, "\r\n");
+    c->echo_off += n;
+    flush_out(c);
+}
+
+/* ---- answers after a verdict --------------------------------------------- */
+
+/* Copies an HTTP head, dropping the framing headers when the body changes. */
+static void put_http_head(bw_buf_t *out, const bw_http_msg_t *m, int new_body, size_t new_len)
+{
+    if (!new_body) {
+        /* The head exactly as received: its bytes are in m's slices. */
+        const char *start = m->is_response ? m->version.p : m->method.p;
+        bw_buf_append(out, start, m->head_len);
+        return;
+    }
+    if (m->is_response)
+        bw_buf_printf(out, "%.*s %d %.*s\r\n", (int)m->version.n, m->version.p, m->status,
+                      (int)m->reason.n, m->reason.p);
+    else
+        bw_buf_printf(out, "%.*s %.*s %.*s\r\n", (int)m->method.n, m->method.p, (int)m->target.n,
+                      m->target.p, (int)m->version.n, m->version.p);
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const bw_icap_header_t *h = &m->headers[i];
+        if (bw_icap_str_eq_ci(h->name, "Content-Length") ||
+            bw_icap_str_eq_ci(h->name, "Content-Encoding") ||
+            bw_icap_str_eq_ci(h->name, "Transfer-Encoding"))
+            continue;
+        bw_buf_printf(out, "%.*s: %.*s\r\n", (int)h->name.n, h->name.p, (int)h->value.n, h->value.p);
+    }
+    bw_buf_printf(out, "Content-Length: %zu\r\n\r\n", new_len);
+}
+
+static const bw_http_msg_t *body_msg(conn_t *c)
+{
+    if (c->method == BW_ICAP_REQMOD)
+        return c->has_req ? &c->reqmsg : NULL;
+    return c->has_res ? &c->resmsg : NULL;
+}
+
+/* Encapsulated header for an answer that carries msg (may be NULL) and,
+ * if has_body, a body after it. */
+static void put_encap(bw_buf_t *out, const bw_http_msg_t *msg, int is_resp_msg, size_t hdr_len,
+                      int has_body)
+{
+    const char *hdr = is_resp_msg ? "res-hdr" : "req-hdr";
+    const char *bod = is_resp_msg ? "res-body" : "req-body";
+    if (msg && has_body)
+        bw_buf_printf(out, "Encapsulated: %s=0, %s=%zu\r\n\r\n", hdr, bod, hdr_len);
+    else if (msg)
+        bw_buf_printf(out, "Encapsulated: %s=0, null-body=%zu\r\n\r\n", hdr, hdr_len);
+    else if (has_body)
+        bw_buf_printf(out, "Encapsulated: %s=0\r\n\r\n", bod);
+    else
+        bw_buf_puts(out, "Encapsulated: null-body=0\r\n\r\n");
+}
+
+static void answer_clean(conn_t *c)
+{
+    const bw_icap_conf_t *ic = c->w->env->ic;
+    int in_preview = c->has_preview && !c->sent_100;
+    const bw_http_msg_t *msg = body_msg(c);
+    int has_body = c->body_kind == BW_ENC_REQ_BODY || c->body_kind == BW_ENC_RES_BODY;
+    if (ic->allow204 && (in_preview || (c->allow & BW_ICAP_ALLOW_204))) {
+        bw_icap_build_204(c->w->env, &c->verdict, c->client_close, &c->out);
+        respond(c, 0);
+        return;
+    }
+    bw_buf_t head = {0};
+    if (msg)
+        put_http_head(&head, msg, 0, 0);
+    int use206 = ic->allow206 && (c->allow & BW_ICAP_ALLOW_206) && has_body;
+    bw_icap_build_head(c->w->env, use206 ? 206 : 200, &c->out);
+    bw_icap_verdict_headers(&c->verdict, 0, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, has_body);
+    bw_buf_append(&c->out, head.p, head.len);
+    bw_buf_free(&head);
+    if (use206) {
+        bw_buf_puts(&c->out, "0; use-original-body=0\r\n\r\n");
+    } else if (has_body) {
+        c->echo_active = 1; /* on_write streams the body after this head */
+        c->echo_off = 0;
+    }
+    respond(c, 0);
+}
+
+static void answer_block(conn_t *c, const char *action)
+{
+    bw_buf_t html = {0};
+    bw_icap_render_block(c->w->env, &c->verdict, c->url, c->client_ip, action, &html);
+    bw_buf_t http = {0};
+    bw_buf_printf(&http,
+                  "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\n"
+                  "Cache-Control: no-store\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                  "X-Bulwark-Verdict: %s\r\n\r\n",
+                  html.len, bw_status_name(c->verdict.status));
+    bw_icap_build_head(c->w->env, 200, &c->out);
+    bw_icap_verdict_headers(&c->verdict, 1, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    bw_buf_printf(&c->out, "Encapsulated: res-hdr=0, res-body=%zu\r\n\r\n", http.len);
+    bw_buf_append(&c->out, http.p, http.len);
+    bw_icap_chunk_out(&c->out, html.p, html.len);
+    bw_buf_puts(&c->out, "0\r\n\r\n");
+    bw_buf_free(&html);
+    bw_buf_free(&http);
+    c->w->stats.blocked++;
+    respond(c, 0);
+}
+
+static void answer_cured(conn_t *c)
+{
+    const bw_http_msg_t *msg = body_msg(c);
+    bw_buf_t head = {0};
+    if (msg)
+        put_http_head(&head, msg, 1, c->verdict.cured_len);
+    bw_icap_build_head(c->w->env, 200, &c->out);
+    bw_icap_verdict_headers(&c->verdict, 0, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
+    bw_buf_append(&c->out, head.p, head.len);
+    bw_buf_free(&head);
+    bw_icap_chunk_out(&c->out, c->verdict.cured, c->verdict.cured_len);
+    bw_buf_puts(&c->out, "0\r\n\r\n");
+    respond(c, 0);
+}
+
+static const char *action_name(bw_action_t a)
+{
+    return a == BW_ACT_DENY ? "deny" : a == BW_ACT_CURE ? "cure" : "skip";
+}
+
+static void report_line(conn_t *c, bw_action_t a)
+{
+    FILE *f = c->w->env->report;
+    if (!f)
+        return;
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    const char *name = bw_verdict_name(&c->verdict);
+    fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums\n", ts, c->client_ip[0] ? c->client_ip : "-",
+            c->user[0] ? c->user : "-", bw_icap_method_name(c->method), c->url[0] ? c->url : "-",
+            (unsigned long long)c->body_bytes, bw_status_name(c->verdict.status),
+            name[0] ? name : "-", action_name(a), (unsigned long long)(now_ms() - c->t_start));
+    fflush(f);
+}
+
+static void answer_verdict(conn_t *c)
+{
+    if (c->too_large && c->verdict.status < BW_TOO_LARGE) {
+        /* Past MaxReqLength the rest was not scanned: the status says so. */
+        bw_threat_t *nt = realloc(c->verdict.threats, (c->verdict.nthreats + 1) * sizeof *nt);
+        if (nt) {
+            c->verdict.threats = nt;
+            nt[c->verdict.nthreats].status = BW_TOO_LARGE;
+            nt[c->verdict.nthreats].name = strdup("limits exceeded: MaxReqLength");
+            nt[c->verdict.nthreats].path = strdup("");
+            if (nt[c->verdict.nthreats].name && nt[c->verdict.nthreats].path)
+                c->verdict.nthreats++;
+        }
+        c->verdict.status = BW_TOO_LARGE;
+    }
+    bw_action_t a = bw_icap_action_for(c->w->env->ic, &c->verdict);
+    c->w->stats.requests++;
+    c->w->stats.bytes += c->body_bytes;
+    if (c->verdict.status == BW_INFECTED)
+        c->w->stats.infected++;
+    report_line(c, a);
+    if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP)
+        answer_clean(c);
+    else if (a == BW_ACT_CURE && c->verdict.status == BW_CURED && c->verdict.cured)
+        answer_cured(c);
+    else
+        answer_block(c, action_name(a));
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+static void work_finish(uv_work_t *req)
+{
+    conn_t *c = req->data;
+    if (bw_icap_body_finish(c->body, &c->verdict) != BW_OK) {
+        memset(&c->verdict, 0, sizeof c->verdict);
+        c->verdict.status = BW_ERROR;
+    }
+}
+
+static void after_finish(uv_work_t *req, int status)
+{
+    conn_t *c = req->data;
+    c->working = 0;
+    if (c->closing) {
+        conn_free_if_done(c);
+        return;
+    }
+    if (status < 0) {
+        respond_error(c, 500);
+        return;
+    }
+    answer_verdict(c);
+}
+
+/* The body is complete (or the verdict is decided): end the scan off the loop. */
+static void finish_scan(conn_t *c)
+{
+    c->state = ST_WORK;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    uv_timer_stop(&c->timer);
+    c->work.data = c;
+    c->working = 1;
+    if (uv_queue_work(c->w->loop, &c->work, work_finish, after_finish) < 0) {
+        c->working = 0;
+        respond_error(c, 500);
+    }
+}
+
+static void body_data(conn_t *c, const char *p, size_t n)
+{
+    c->body_bytes += n;
+    if (c->keep_raw && bw_spool_write(&c->raw, p, n) != BW_OK) {
+        respond_error(c, 500);
+        return;
+    }
+    const bw_icap_conf_t *ic = c->w->env->ic;
+    if (ic->max_req_length && c->body_bytes > ic->max_req_length) {
+        c->too_large = 1;
+        c->body_done = 1;
+    }
+    if (!c->body_done && bw_icap_body_feed(c->body, p, n) == BW_DONE)
+        c->body_done = 1;
+}
+
+/* ---- request head and encapsulated headers -------------------------------- */
+
+static void start_request(conn_t *c, const bw_icap_req_t *req)
+{
+    c->t_start = now_ms();
+    c->method = req->method;
+    c->allow = req->allow;
+    c->has_preview = req->has_preview;
+    c->client_close = req->conn_close;
+    c->encap = req->encap;
+    c->body_kind = bw_icap_encap_body(&req->encap);
+    const bw_icap_conf_t *ic = c->w->env->ic;
+    int ip = bw_hdr_find(req->headers, req->nheaders, ic->client_ip_header, 0);
+    if (ip >= 0)
+        copy_str(c->client_ip, sizeof c->client_ip, req->headers[ip].value);
+    int u = bw_hdr_find(req->headers, req->nheaders, ic->user_header, 0);
+    if (u < 0)
+        u = bw_hdr_find(req->headers, req->nheaders, "X-Authenticated-User", 0);
+    if (u >= 0)
+        copy_str(c->user, sizeof c->user, req->headers[u].value);
+}
+
+/* The URL of the scanned object, for logs and block pages. */
+static void note_url(conn_t *c)
+{
+    if (!c->has_req)
+        return;
+    const bw_http_msg_t *m = &c->reqmsg;
+    if (m->target.n && m->target.p[0] == '/') {
+        int h = bw_hdr_find(m->headers, m->nheaders, "Host", 0);
+        bw_icap_str_t host = h >= 0 ? m->headers[h].value : (bw_icap_str_t){"", 0};
+        snprintf(c->url, sizeof c->url, "http://%.*s%.*s", (int)host.n, host.p, (int)m->target.n,
+                 m->target.p);
+    } else {
+        copy_str(c->url, sizeof c->url, m->target);
+    }
+}
+
+static const char *url_basename(const char *url)
+{
+    const char *q = strchr(url, '?');
+    size_t n = q ? (size_t)(q - url) : strlen(url);
+    static __thread char name[256];
+    size_t i = n;
+    while (i && url[i - 1] != '/')
+        i--;
+    snprintf(name, sizeof name, "%.*s", (int)(n - i), url + i);
+    return name[0] ? name : "object";
+}
+
+static int begin_body(conn_t *c)
+{
+    const bw_icap_conf_t *ic = c->w->env->ic;
+    bw_limits_t lim;
+    bw_limits_default(&lim);
+    lim.scan_archives = ic->scan_archives;
+    lim.max_scan_ms = (uint32_t)ic->max_scan_time_ms;
+    lim.max_depth = (uint32_t)ic->max_nesting_level;
+    lim.max_files = (uint32_t)ic->max_files;
+    lim.max_file_size = ic->max_file_size;
+    lim.max_scan_bytes = ic->max_scan_size;
+    const bw_http_msg_t *msg = body_msg(c);
+    c->body = bw_icap_body_new(c->w->env->engine, &lim, c->method == BW_ICAP_REQMOD, msg,
+                               url_basename(c->url));
+    if (!c->body)
+        return BW_ERR;
+    /* Keep the original only when the answer may have to echo it. */
+    c->keep_raw = !((ic->allow204 && (c->allow & BW_ICAP_ALLOW_204)) ||
+                    (ic->allow206 && (c->allow & BW_ICAP_ALLOW_206)));
+    bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT);
+    return BW_OK;
+}
+
+static int parse_encap_headers(conn_t *c)
+{
+    bw_icap_str_t rq = {0}, rs = {0};
+    bw_icap_perr_t pe;
+    if (bw_icap_encap_split(&c->encap, c->hdrs.p, c->hdrs.len, &rq, &rs, &pe) != BW_OK)
+        return BW_ERR;
+    if (rq.n) {
+        if (bw_http_parse_block(rq.p, rq.n, 0, &c->reqmsg, &pe) != BW_OK)
+            return BW_ERR;
+        c->has_req = 1;
+    }
+    if (rs.n) {
+        if (bw_http_parse_block(rs.p, rs.n, 1, &c->resmsg, &pe) != BW_OK)
+            return BW_ERR;
+        c->has_res = 1;
+    }
+    note_url(c);
+    return BW_OK;
+}
+
+/* ---- the state machine ----------------------------------------------------- */
+
+static void step_head(conn_t *c)
+{
+    bw_icap_req_t *req = malloc(sizeof *req);
+    bw_icap_perr_t pe;
+    if (!req) {
+        respond_error(c, 500);
+        return;
+    }
+    int n = bw_icap_parse_head(c->in.p, c->in.len, c->last_len, req, &pe);
+    if (n == BW_AGAIN) {
+        c->last_len = c->in.len;
+        free(req);
+        if (c->in.len > BW_ICAP_MAX_HEAD)
+            respond_error(c, 400);
+        return;
+    }
+    if (n < 0) {
+        free(req);
+        respond_error(c, pe.status ? pe.status : 400);
+        return;
+    }
+    if (req->method == BW_ICAP_UNKNOWN) {
+        free(req);
+        respond_error(c, 501);
+        return;
+    }
+    start_request(c, req);
+    c->svc = bw_icap_service_lookup(c->w->env, &req->uri.path);
+    const char *why;
+    int bad = c->svc == BW_SVC_NONE ? 404 : !bw_icap_service_allows(c->svc, req->method) ? 405
+              : bw_icap_encap_check(&req->encap, req->method, &why) != BW_OK ? 400 : 0;
+    free(req);
+    bw_buf_consume(&c->in, (size_t)n);
+    c->last_len = 0;
+    if (bad) {
+        respond_error(c, bad);
+        return;
+    }
+    if (c->method == BW_ICAP_OPTIONS) {
+        /* An opt-body, if any, is not ours to interpret: we close after. */
+        int close = c->client_close || c->body_kind == BW_ENC_OPT_BODY;
+        bw_icap_build_options(c->w->env, c->svc, close, &c->out);
+        respond(c, close);
+        return;
+    }
+    c->state = ST_ENCAP;
+}
+
+static void step_encap(conn_t *c)
+{
+    uint32_t need = bw_icap_encap_hdr_len(&c->encap);
+    if (c->in.len < need)
+        return;
+    bw_buf_append(&c->hdrs, c->in.p, need);
+    bw_buf_consume(&c->in, need);
+    if (c->hdrs.oom || parse_encap_headers(c) != BW_OK) {
+        respond_error(c, 400);
+        return;
+    }
+    if (begin_body(c) != BW_OK) {
+        respond_error(c, 500);
+        return;
+    }
+    const bw_http_msg_t *msg = body_msg(c);
+    uint64_t clen;
+    if (msg && c->w->env->ic->max_req_length && bw_http_content_length(msg, &clen) == BW_OK &&
+        clen > c->w->env->ic->max_req_length) {
+        /* Known too large from the headers: decided before the body crosses. */
+        c->too_large = 1;
+        c->body_done = 1;
+    }
+    if (c->body_kind == BW_ENC_NULL_BODY) {
+        finish_scan(c);
+        return;
+    }
+    c->state = ST_BODY;
+}
+
+static void step_body(conn_t *c)
+{
+    while (c->state == ST_BODY && c->in.len) {
+        size_t used = 0;
+        bw_icap_str_t data;
+        bw_chunk_ev_t ev = bw_icap_chunk_feed(&c->chunk, c->in.p, c->in.len, &used, &data);
+        if (ev == BW_CHUNK_DATA) {
+            body_data(c, data.p, data.n);
+            bw_buf_consume(&c->in, used);
+            continue;
+        }
+        bw_buf_consume(&c->in, used);
+        if (ev == BW_CHUNK_NEED_MORE)
+            return;
+        if (ev == BW_CHUNK_ERROR) {
+            respond_error(c, 400);
+            return;
+        }
+        /* BW_CHUNK_END */
+        if (c->has_preview && !c->sent_100 && !c->chunk.ieof) {
+            if (c->body_done || bw_icap_body_decided(c->body)) {
+                finish_scan(c); /* decided within the preview */
+                return;
+            }
+            bw_buf_puts(&c->out, "ICAP/1.0 100 Continue\r\n\r\n");
+            flush_out(c);
+            c->sent_100 = 1;
+            bw_icap_chunk_reset(&c->chunk);
+            continue;
+        }
+        finish_scan(c);
+        return;
+    }
+}
+
+static void process_input(conn_t *c)
+{
+    for (;;) {
+        if (c->closing)
+            return;
+        enum conn_state before = c->state;
+        size_t len = c->in.len;
+        switch (c->state) {
+        case ST_HEAD:
+            if (!c->in.len)
+                return;
+            step_head(c);
+            break;
+        case ST_ENCAP:
+            step_encap(c);
+            break;
+        case ST_BODY:
+            step_body(c);
+            break;
+        default:
+            return;
+        }
+        if (c->state == before && c->in.len == len)
+            return; /* needs more bytes */
+    }
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    conn_t *c = h->data;
+    (void)suggested;
+    size_t want = c->in.len + 65536;
+    if (c->in.cap < want) {
+        char *np = realloc(c->in.p, want);
+        if (np) {
+            c->in.p = np;
+            c->in.cap = want;
+        }
+    }
+    if (c->in.cap - c->in.len == 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len));
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (c->state == ST_HEAD && c->in.len == 0)
+        conn_close(c); /* an idle kept-alive connection */
+    else if (c->state == ST_HEAD || c->state == ST_ENCAP || c->state == ST_BODY)
+        respond_error(c, 408);
+    else if (c->state == ST_WRITE)
+        conn_close(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    conn_t *c = s->data;
+    (void)buf;
+    if (n < 0) {
+        conn_close(c); /* EOF or error: a request in flight is abandoned */
+        return;
+    }
+    if (n == 0)
+        return;
+    c->in.len += (size_t)n;
+    uv_timer_again(&c->timer);
+    process_input(c);
+}
+
+static void start_reading(conn_t *c)
+{
+    if (c->reading || c->closing)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+    uv_timer_start(&c->timer, on_timeout, c->w->timeout_ms, c->w->timeout_ms);
+}
+
+static void request_done(conn_t *c)
+{
+    int close = c->close_after || c->client_close || c->w->draining;
+    request_reset(c);
+    c->close_after = 0;
+    if (close) {
+        conn_close(c);
+        return;
+    }
+    start_reading(c);
+    process_input(c); /* a pipelined request may already be buffered */
+}
+
+void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
+{
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->w = w;
+    w->nconns++;
+    w->stats.connections++;
+    uv_tcp_init(w->loop, &c->tcp);
+    uv_timer_init(w->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    bw_icap_chunk_reset(&c->chunk);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (w->nconns > w->env->ic->max_connections) {
+        bw_icap_build_error(w->env, 503, 1, &c->out);
+        c->state = ST_WRITE;
+        c->close_after = 1;
+        flush_out(c);
+        return;
+    }
+    start_reading(c);
+}

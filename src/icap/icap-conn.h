@@ -1,0 +1,27 @@
+/* ICAP connections on a libuv loop: the I/O side of the protocol (the parser
+ * is icap-parse.c, as HAProxy keeps mux_h1.c apart from h1.c). */
+#ifndef BW_ICAP_CONN_H
+#define BW_ICAP_CONN_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "icap/icap-service.h"
+
+typedef struct bw_icap_stats {
+    uint64_t connections, requests, infected, blocked, errors, bytes;
+} bw_icap_stats_t;
+
+typedef struct bw_icap_worker {
+    uv_loop_t *loop;
+    bw_icap_env_t *env;
+    uint64_t timeout_ms;   /* idle / stalled client timeout */
+    uint64_t nconns;       /* open connections */
+    bw_icap_stats_t stats;
+    int draining;          /* stop: no new requests on kept-alive connections */
+} bw_icap_worker_t;
+
+/* Accepts one connection from a listening stream and starts serving it. */
+void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server);
+
+#endif
