@@ -41,7 +41,8 @@ LIBBW := $(BUILD)/libbulwark.a
 BULWARK := $(BUILD)/bulwark
 BULWARKD := $(BUILD)/bulwarkd
 
-.PHONY: all deps build run test test-only fuzz fuzz-build bench clean
+
+.PHONY: all deps build run demo test test-only fuzz fuzz-build bench clean
 all: build
 
 deps:
@@ -67,9 +68,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBBW)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBBW) $(LIBS)
 
-# The main job: until bulwarkd exists, a demonstration scan of a folder that
-# holds EICAR, its test modifications and clean files, with the bundled db.
+# The main job: bulwarkd in the foreground with conf/bulwark.conf (the bundled
+# test database, ICAP on 127.0.0.1:1344).  `make demo` is the scan demo.
 run: deps
+	@$(MAKE) --no-print-directory build
+	@echo "bulwarkd on icap://127.0.0.1:1344/av/respmod and /av/reqmod (Ctrl-C stops it)"
+	exec $(BUILD)/bulwarkd -c conf/bulwark.conf -f
+
+demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo-scan.sh $(BUILD)
 

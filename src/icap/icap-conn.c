@@ -92,6 +92,44 @@ static void copy_str(char *dst, size_t cap, bw_icap_str_t s)
             dst[i] = '?';
 }
 
+/* Squid sends X-Client-Username base64-encoded when icap_client_username_encode
+ * is on.  A value that is valid base64 of printable text is decoded; anything
+ * else is taken as the plain name. */
+static void maybe_base64(char *s)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s);
+    if (n < 4 || n % 4)
+        return;
+    char out[128];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) {
+            const char *p = s[i + k] == '=' ? NULL : strchr(tab, s[i + k]);
+            if (s[i + k] == '=' && i + 4 == n && k >= 2)
+                v[k] = -1;
+            else if (!p || !s[i + k])
+                return;
+            else
+                v[k] = (int)(p - tab);
+        }
+        if (v[2] < 0 && v[3] >= 0)
+            return;
+        unsigned bits = ((unsigned)v[0] << 18) | ((unsigned)v[1] << 12) |
+                        ((unsigned)(v[2] < 0 ? 0 : v[2]) << 6) | (unsigned)(v[3] < 0 ? 0 : v[3]);
+        int nb = v[2] < 0 ? 1 : v[3] < 0 ? 2 : 3;
+        for (int k = 0; k < nb; k++) {
+            unsigned char ch = (unsigned char)(bits >> (16 - 8 * k));
+            if (ch < 0x20 || ch == 0x7f || o + 1 >= sizeof out)
+                return;
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = 0;
+    memcpy(s, out, o + 1);
+}
+
 /* ---- lifetime ------------------------------------------------------------ */
 
 static void request_reset(conn_t *c)
@@ -501,8 +539,10 @@ static void start_request(conn_t *c, const bw_icap_req_t *req)
     int u = bw_hdr_find(req->headers, req->nheaders, ic->user_header, 0);
     if (u < 0)
         u = bw_hdr_find(req->headers, req->nheaders, "X-Authenticated-User", 0);
-    if (u >= 0)
+    if (u >= 0) {
         copy_str(c->user, sizeof c->user, req->headers[u].value);
+        maybe_base64(c->user);
+    }
 }
 
 /* The URL of the scanned object, for logs and block pages. */
@@ -800,6 +840,9 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
     c->tcp.data = c->timer.data = c;
     c->handles = 2;
     bw_icap_chunk_reset(&c->chunk);
+    bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
+    /* calloc left raw.fd at 0: request_reset() would close(0), a live fd */
+    bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;

@@ -313,6 +313,41 @@ TEST(file_size_limit_is_a_status)
     bw_engine_unref(e);
 }
 
+/* A detection that stops the scan early must not be followed by a spurious
+ * "size changed" ERROR from the digests skipped on the size hint. */
+TEST(early_stop_reports_only_the_detection)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/early", tmpdir[0] ? tmpdir : "/tmp");
+    write_db("x", "");
+    snprintf(dir, sizeof dir, "%s/early", tmpdir);
+    mkdir(dir, 0700);
+    char p[400];
+    snprintf(p, sizeof p, "%s/e.ndb", dir);
+    FILE *f = fopen(p, "w"); fputs("Early.Marker:0:*:4541524c594d41524b4552\n", f); fclose(f);
+    snprintf(p, sizeof p, "%s/e.hdb", dir);
+    f = fopen(p, "w"); fputs("00112233445566778899aabbccddeeff:1234:Some.Hash\n", f); fclose(f);
+    const char *paths[] = {dir};
+    bw_engine_t *e = NULL;
+    char err[512];
+    CHECK(bw_engine_load(paths, 1, NULL, &e, err, sizeof err) == BW_OK);
+    if (!e) return;
+    snprintf(p, sizeof p, "%s/big.bin", tmpdir);
+    f = fopen(p, "w");
+    fputs("EARLYMARKER", f);
+    for (int i = 0; i < 3 << 18; i++) fputc(i & 0x7f, f);
+    fclose(f);
+    bw_limits_t lim;
+    bw_limits_default(&lim);
+    bw_verdict_t v;
+    CHECK(bw_scan_path(e, &lim, p, &v) == BW_OK);
+    CHECK_EQ(v.status, BW_INFECTED);
+    CHECK_EQ(v.nthreats, 1);
+    CHECK_STR(bw_verdict_name(&v), "Early.Marker");
+    bw_verdict_free(&v);
+    bw_engine_unref(e);
+}
+
 TEST(bad_database_is_refused_with_location)
 {
     const char *p = write_db("bad.ndb", "Good:0:*:41414141\nBad:0:*:4141zz41\n");

@@ -1,0 +1,37 @@
+#!/bin/bash
+# bulwarkd's configuration handling: the shipped config loads, bad values
+# stop the start with file:line: key, and the key reference is in sync.
+. "$(dirname "$0")/lib.sh"
+BWD=${BULWARKD:-$(dirname "$BULWARK")/bulwarkd}
+
+out=$("$BWD" -c "$ROOT/conf/bulwark.conf" --print-config 2>&1)
+check "shipped conf/bulwark.conf loads" test $? = 0
+expect_match "print-config shows the listener" "$out" "ListenAddress = 127.0.0.1:1344"
+
+gen=$("$BWD" --config-doc)
+doc=$(sed -n '/<!-- generated below -->/,$p' "$ROOT/docs/bulwarkd-keys.md" | tail -n +2)
+expect_eq "docs/bulwarkd-keys.md matches bulwarkd --config-doc" "$doc" "$gen"
+
+printf '[icapserver.protocol]\nPreviewSize = 4096\nAllow204 = maybe\n' > "$TMP/bad1.conf"
+out=$("$BWD" -c "$TMP/bad1.conf" -f 2>&1); rc=$?
+expect_eq "bad boolean exits 2" "$rc" 2
+expect_match "bad boolean names file:line: key" "$out" "bad1.conf:3: Allow204: "
+
+printf '[icapserver.protocol]\nNoSuchKey = 1\n' > "$TMP/bad2.conf"
+out=$("$BWD" -c "$TMP/bad2.conf" -f 2>&1); rc=$?
+expect_eq "unknown key exits 2" "$rc" 2
+expect_match "unknown key names file:line" "$out" "bad2.conf:2: .*NoSuchKey.*unknown key"
+
+printf '[icapserver.actions]\nInfectedAction = explode\n' > "$TMP/bad3.conf"
+out=$("$BWD" -c "$TMP/bad3.conf" -f 2>&1); rc=$?
+expect_match "bad action word is refused with its line" "$out" "bad3.conf:2: InfectedAction: "
+
+printf '[path]\nBasesPath = %s/nodb\n' "$TMP" > "$TMP/bad4.conf"
+out=$("$BWD" -c "$TMP/bad4.conf" -f 2>&1); rc=$?
+expect_eq "missing database exits 2" "$rc" 2
+expect_match "missing database is named" "$out" "nodb"
+
+printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 256.1.1.1:1344\n' "$ROOT/db/test" > "$TMP/bad5.conf"
+out=$("$BWD" -c "$TMP/bad5.conf" -f 2>&1); rc=$?
+expect_eq "unusable listen address exits 2" "$rc" 2
+expect_match "unusable listen address is named" "$out" "ListenAddress 256.1.1.1:1344"
