@@ -1,31 +1,43 @@
 /* The compiled-database cache.
  *
  * Compiling a large database (parsing, splitting signatures, building the
- * Hyperscan literal automaton) takes seconds; loading its result takes
- * milliseconds.  The cache file is named by the SHA-256 of the source files
- * (names, sizes and contents), so any change to the sources misses and is
- * recompiled; nothing else is ever compared.
+ * Hyperscan literal automaton) takes a second or more; mapping its result
+ * takes milliseconds.  The cache file is named by the SHA-256 of the source
+ * files (names, sizes and contents), so any change to the sources misses and
+ * is recompiled.
  *
- * Layout: a fixed header, then every table of bw_sigdb_t as (count, element
- * size, bytes), then the serialized Hyperscan database, then the db info,
- * then a SHA-256 of everything before it.  A file that is short, has another
- * format or element size, or fails its digest is treated as a miss: a damaged
- * cache costs a recompile, never a crash or a wrong engine.
+ * Warm starts are meant to be nearly free, so three things are avoided:
+ *   - re-reading and hashing the sources: a small ".key" file records the
+ *     content key for one exact set of (name, size, mtime, inode) tuples
+ *     ("direct mode", as ccache calls it); any change to those falls back to
+ *     hashing the contents;
+ *   - copying: the file is mapped and the tables point into the mapping
+ *     (every table starts 8-byte aligned);
+ *   - a cryptographic digest of the whole file: an Adler-32 catches
+ *     truncation and accidental damage, and every index in the tables is
+ *     checked against the table it points into before the engine is used,
+ *     so a damaged or hostile cache costs a recompile, never a crash.
+ *
+ * Layout: header (magic, format, version, key), then every table of
+ * bw_sigdb_t as (count, element size, bytes, padding to 8), then the
+ * serialized Hyperscan database, then the db info, then the Adler-32.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "db-load.h"
 #include "engine-int.h"
+#include "ldb-logic.h"
 
 #define CACHE_MAGIC "BWDBCACH"
-#define CACHE_FORMAT 1u
+#define CACHE_FORMAT 2u
 
 typedef struct {
     uint8_t *b;
@@ -35,7 +47,7 @@ typedef struct {
 
 static void wput(wbuf_t *w, const void *p, size_t n)
 {
-    if (w->oom)
+    if (w->oom || !n)
         return;
     if (w->n + n > w->cap) {
         size_t c = w->cap ? w->cap : 1 << 16;
@@ -55,8 +67,15 @@ static void wput(wbuf_t *w, const void *p, size_t n)
 
 static void wu64(wbuf_t *w, uint64_t v) { wput(w, &v, sizeof v); }
 
+static void wpad(wbuf_t *w)
+{
+    static const uint8_t zero[8];
+    if (w->n % 8)
+        wput(w, zero, 8 - w->n % 8);
+}
+
 #define WVEC(w, vec) do { wu64(w, (vec).n); wu64(w, sizeof(*(vec).v)); \
-    if ((vec).n) wput(w, (vec).v, (vec).n * sizeof(*(vec).v)); } while (0)
+    wput(w, (vec).v, (vec).n * sizeof(*(vec).v)); wpad(w); } while (0)
 
 typedef struct {
     const uint8_t *b;
@@ -84,38 +103,27 @@ static uint64_t ru64(rbuf_t *r)
     return v;
 }
 
-static int rvec(rbuf_t *r, void **v, size_t *n, size_t *cap, size_t elem)
+/* Points a table into the mapping (no copy). */
+static void rvec(rbuf_t *r, void **v, size_t *n, size_t *cap, size_t elem)
 {
     uint64_t cnt = ru64(r), esz = ru64(r);
-    if (r->bad || esz != elem || cnt > (r->n - r->pos) / (elem ? elem : 1)) {
+    if (r->bad || esz != elem || cnt > (r->n - r->pos) / elem) {
         r->bad = 1;
-        return BW_ERR;
+        return;
     }
-    *n = *cap = 0;
-    *v = NULL;
-    if (!cnt)
-        return BW_OK;
-    const void *src = rget(r, cnt * elem);
-    void *dst = malloc(cnt * elem);
-    if (!src || !dst) {
-        free(dst);
-        r->bad = 1;
-        return BW_ERR;
-    }
-    memcpy(dst, src, cnt * elem);
-    *v = dst;
+    *v = cnt ? (void *)(uintptr_t)(r->b + r->pos) : NULL;
     *n = *cap = cnt;
-    return BW_OK;
+    r->pos += cnt * elem;
+    if (r->pos % 8)
+        rget(r, 8 - r->pos % 8);
 }
 
 #define RVEC(r, vec) rvec(r, (void **)&(vec).v, &(vec).n, &(vec).cap, sizeof(*(vec).v))
 
-static void cache_path(char *out, size_t len, const char *dir, const uint8_t key[32])
+static void hexkey(char *out, const uint8_t key[32])
 {
-    char hex[65];
     for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
-    snprintf(out, len, "%s/%s.bwdb", dir, hex);
+        snprintf(out + 2 * i, 3, "%02x", key[i]);
 }
 
 static void header(wbuf_t *w, const uint8_t key[32])
@@ -128,28 +136,51 @@ static void header(wbuf_t *w, const uint8_t key[32])
     wput(w, key, 32);
 }
 
-static void tables(wbuf_t *w, const bw_sigdb_t *db)
+/* Writes buf to dir/name atomically (temporary file, then rename). */
+static int write_atomic(const char *dir, const char *name, const void *buf, size_t len)
 {
-    WVEC(w, db->toks);
-    WVEC(w, db->alts);
-    WVEC(w, db->bytes);
-    WVEC(w, db->strings);
-    WVEC(w, db->parts);
-    WVEC(w, db->bsigs);
-    WVEC(w, db->metas);
-    WVEC(w, db->ldbs);
-    WVEC(w, db->logic);
-    for (int l = 0; l < BW_HLISTS; l++)
-        for (int k = 0; k < BW_HASH_KINDS; k++)
-            WVEC(w, db->hashes[l][k]);
-    wu64(w, db->max_part_extent);
+    char path[4096], tmp[4200];
+    mkdir(dir, 0755); /* one level is enough for ~/.cache/bulwark; EEXIST is fine */
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return BW_ERR;
+    fchmod(fd, 0644);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t k = write(fd, (const char *)buf + off, len - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        off += (size_t)k;
+    }
+    if (off != len || close(fd) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return BW_ERR;
+    }
+    return BW_OK;
 }
 
 int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
 {
     wbuf_t w = {0};
+    const bw_sigdb_t *db = &e->db;
     header(&w, key);
-    tables(&w, &e->db);
+    WVEC(&w, db->toks);
+    WVEC(&w, db->alts);
+    WVEC(&w, db->bytes);
+    WVEC(&w, db->strings);
+    WVEC(&w, db->parts);
+    WVEC(&w, db->bsigs);
+    WVEC(&w, db->metas);
+    WVEC(&w, db->ldbs);
+    WVEC(&w, db->logic);
+    for (int l = 0; l < BW_HLISTS; l++)
+        for (int k = 0; k < BW_HASH_KINDS; k++)
+            WVEC(&w, db->hashes[l][k]);
+    wu64(&w, db->max_part_extent);
     char *ser = NULL;
     size_t serlen = 0;
     if (e->hs && hs_serialize_database(e->hs, &ser, &serlen) != HS_SUCCESS) {
@@ -157,99 +188,121 @@ int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
         return BW_ERR;
     }
     wu64(&w, serlen);
-    if (serlen)
-        wput(&w, ser, serlen);
+    wput(&w, ser, serlen);
+    wpad(&w);
     free(ser);
     wu64(&w, e->info.version);
     wput(&w, e->info.build_time, sizeof e->info.build_time);
     wu64(&w, e->info.signatures);
     wu64(&w, e->info.ncounts);
-    if (e->info.ncounts)
-        wput(&w, e->info.counts, e->info.ncounts * sizeof *e->info.counts);
-    unsigned char md[32];
-    unsigned mdlen = 0;
-    if (!w.oom)
-        EVP_Digest(w.b, w.n, md, &mdlen, EVP_sha256(), NULL);
-    wput(&w, md, 32);
+    wput(&w, e->info.counts, e->info.ncounts * sizeof *e->info.counts);
+    uint64_t sum = w.oom ? 0 : adler32_z(adler32(0, NULL, 0), w.b, w.n);
+    wu64(&w, sum);
     if (w.oom) {
         free(w.b);
         return BW_ERR;
     }
-
-    char path[4096], tmp[4200];
-    mkdir(dir, 0755); /* one level is enough for ~/.cache/bulwark; EEXIST is fine */
-    cache_path(path, sizeof path, dir, key);
-    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(w.b);
-        return BW_ERR;
-    }
-    fchmod(fd, 0644);
-    size_t off = 0;
-    while (off < w.n) {
-        ssize_t k = write(fd, w.b + off, w.n - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        off += (size_t)k;
-    }
+    char name[80];
+    hexkey(name, key);
+    strcat(name, ".bwdb");
+    int rc = write_atomic(dir, name, w.b, w.n);
     free(w.b);
-    if (off != w.n || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return BW_ERR;
-    }
-    return BW_OK;
+    return rc;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *len)
+/* Every index in the tables points inside the table it names. */
+static int validate(bw_sigdb_t *db)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return BW_ERR;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < 64) {
-        close(fd);
-        return BW_ERR;
+    size_t nb = db->bytes.n;
+    for (size_t i = 0; i < db->toks.n; i++) {
+        const bw_tok_t *t = &db->toks.v[i];
+        switch (t->kind) {
+        case BW_TOK_BYTES: if ((uint64_t)t->a + t->b > nb) return BW_ERR; break;
+        case BW_TOK_MASKED: if ((uint64_t)t->a + 2ull * t->b > nb) return BW_ERR; break;
+        case BW_TOK_GAP: if (t->a > t->b) return BW_ERR; break;
+        case BW_TOK_ALT: if ((uint64_t)t->a + t->b > db->alts.n) return BW_ERR; break;
+        case BW_TOK_BOUNDARY: break;
+        default: return BW_ERR;
+        }
     }
-    uint8_t *b = malloc((size_t)st.st_size);
-    size_t off = 0;
-    while (b && off < (size_t)st.st_size) {
-        ssize_t k = read(fd, b + off, (size_t)st.st_size - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        off += (size_t)k;
+    for (size_t i = 0; i < db->alts.n; i++)
+        if ((uint64_t)db->alts.v[i].off + 2ull * db->alts.v[i].len > nb)
+            return BW_ERR;
+    uint32_t extent = 0;
+    for (size_t i = 0; i < db->parts.n; i++) {
+        const bw_part_t *p = &db->parts.v[i];
+        if (p->bsig >= db->bsigs.n || (uint64_t)p->tok_first + p->tok_count > db->toks.n ||
+            p->anchor_tok < p->tok_first || p->anchor_tok >= p->tok_first + p->tok_count ||
+            db->toks.v[p->anchor_tok].kind != BW_TOK_BYTES || !db->toks.v[p->anchor_tok].b)
+            return BW_ERR;
+        uint64_t x = (uint64_t)p->max_before + db->toks.v[p->anchor_tok].b + p->max_after;
+        if (x > UINT32_MAX / 2)
+            return BW_ERR;
+        if (x > extent)
+            extent = (uint32_t)x;
     }
-    close(fd);
-    if (!b || off != (size_t)st.st_size) {
-        free(b);
+    db->max_part_extent = extent; /* recomputed, not trusted */
+    for (size_t i = 0; i < db->bsigs.n; i++) {
+        const bw_bsig_t *b = &db->bsigs.v[i];
+        if ((uint64_t)b->part_first + b->part_count > db->parts.n || !b->part_count ||
+            b->owner >= (b->is_ldb ? db->ldbs.n : db->metas.n))
+            return BW_ERR;
+    }
+    if (db->strings.n && db->strings.v[db->strings.n - 1] != 0)
         return BW_ERR;
+    for (size_t i = 0; i < db->metas.n; i++) {
+        const bw_sigmeta_t *m = &db->metas.v[i];
+        if (m->name_off >= db->strings.n || m->status >= BW_STATUS_COUNT ||
+            (uint64_t)m->cure_off + m->cure_len > nb)
+            return BW_ERR;
     }
-    *out = b;
-    *len = off;
+    for (size_t i = 0; i < db->ldbs.n; i++) {
+        const bw_ldb_t *l = &db->ldbs.v[i];
+        if (l->meta >= db->metas.n || (uint64_t)l->bsig_first + l->bsig_count > db->bsigs.n ||
+            (uint64_t)l->logic_first + l->logic_count > db->logic.n)
+            return BW_ERR;
+    }
+    for (size_t i = 0; i < db->logic.n; i++)
+        if (db->logic.v[i].op == BW_LOP_PUSH && db->logic.v[i].subsig >= 64)
+            return BW_ERR;
+    for (int l = 0; l < BW_HLISTS; l++)
+        for (int k = 0; k < BW_HASH_KINDS; k++)
+            for (size_t i = 0; i < db->hashes[l][k].n; i++)
+                if (db->hashes[l][k].v[i].meta >= db->metas.n)
+                    return BW_ERR;
     return BW_OK;
 }
 
 int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
 {
-    char path[4096];
-    cache_path(path, sizeof path, dir, key);
-    uint8_t *b;
-    size_t n;
-    if (read_file(path, &b, &n) != BW_OK)
+    char path[4200], name[80];
+    hexkey(name, key);
+    snprintf(path, sizeof path, "%s/%s.bwdb", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return BW_ERR;
-    unsigned char md[32];
-    unsigned mdlen = 0;
-    EVP_Digest(b, n - 32, md, &mdlen, EVP_sha256(), NULL);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 128 || st.st_size % 8) {
+        close(fd);
+        return BW_ERR;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (b == MAP_FAILED)
+        return BW_ERR;
+    e->map = b;
+    e->maplen = n;
+    e->db.mapped = 1;
     wbuf_t hdr = {0};
     header(&hdr, key);
+    uint64_t sum;
+    memcpy(&sum, b + n - 8, 8);
     int rc = BW_ERR;
-    if (memcmp(md, b + n - 32, 32) || hdr.oom || hdr.n > n || memcmp(hdr.b, b, hdr.n))
+    if (hdr.oom || memcmp(hdr.b, b, hdr.n) ||
+        sum != adler32_z(adler32(0, NULL, 0), b, n - 8))
         goto out;
-    rbuf_t r = {b, n - 32, hdr.n, 0};
+    rbuf_t r = {b, n - 8, hdr.n, 0};
     bw_sigdb_t *db = &e->db;
     RVEC(&r, db->toks);
     RVEC(&r, db->alts);
@@ -266,7 +319,9 @@ int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
     db->max_part_extent = (uint32_t)ru64(&r);
     uint64_t serlen = ru64(&r);
     const void *ser = rget(&r, serlen);
-    if (r.bad)
+    if (r.pos % 8)
+        rget(&r, 8 - r.pos % 8);
+    if (r.bad || validate(db) != BW_OK)
         goto out;
     if (serlen && hs_deserialize_database(ser, serlen, &e->hs) != HS_SUCCESS)
         goto out; /* e.g. built on a CPU with other features: recompile */
@@ -285,11 +340,39 @@ int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
         goto out;
     memcpy(e->info.counts, counts, ncounts * sizeof(bw_db_count_t));
     e->info.ncounts = ncounts;
-    if (r.pos != r.n)
-        goto out;
-    rc = r.bad ? BW_ERR : BW_OK;
+    for (size_t i = 0; i < ncounts; i++)
+        e->info.counts[i].kind[sizeof e->info.counts[i].kind - 1] = 0;
+    rc = r.pos == r.n ? BW_OK : BW_ERR;
 out:
     free(hdr.b);
-    free(b);
-    return rc;
+    return rc; /* on failure the caller discards e, mapping included */
+}
+
+int bw_cache_key_lookup(const char *dir, const uint8_t meta[32], uint8_t key[32])
+{
+    char path[4200], name[80];
+    hexkey(name, meta);
+    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return BW_DECLINED;
+    uint8_t buf[64];
+    ssize_t got = read(fd, buf, sizeof buf);
+    close(fd);
+    /* meta then key: the file says which tuple set it belongs to */
+    if (got != 64 || memcmp(buf, meta, 32))
+        return BW_DECLINED;
+    memcpy(key, buf + 32, 32);
+    return BW_OK;
+}
+
+void bw_cache_key_store(const char *dir, const uint8_t meta[32], const uint8_t key[32])
+{
+    char name[80];
+    uint8_t buf[64];
+    hexkey(name, meta);
+    strcat(name, ".key");
+    memcpy(buf, meta, 32);
+    memcpy(buf + 32, key, 32);
+    write_atomic(dir, name, buf, sizeof buf);
 }

@@ -17,6 +17,8 @@ struct bw_engine {
     uint8_t need_hash[BW_HASH_KINDS]; /* digest kinds any hash table holds */
     int has_allow;              /* any .fp/.sfp entries: never stop a scan early */
     bw_db_info_t info;
+    void *map;                  /* the cache file, when e->db points into it */
+    size_t maplen;
     /* Scratch spaces are expensive to allocate and are per thread of use;
      * scans borrow one from this pool and give it back. */
     pthread_mutex_t pool_lock;
@@ -36,6 +38,11 @@ void bw_engine_derive(bw_engine_t *e);
 /* Compiled-database cache (engine-cache.c).  The key is the SHA-256 over the
  * source files; a hit fills e->db, e->hs and e->info. */
 int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32]);
+/* Direct mode: the content key recorded for a set of source files with the
+ * same names, sizes, mtimes and inodes, so a warm start need not read and
+ * hash the sources.  BW_OK with *key, or BW_DECLINED. */
+int bw_cache_key_lookup(const char *dir, const uint8_t meta[32], uint8_t key[32]);
+void bw_cache_key_store(const char *dir, const uint8_t meta[32], const uint8_t key[32]);
 int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32]);
 
 #endif

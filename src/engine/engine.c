@@ -7,9 +7,12 @@
  * compile and to match, whatever their number: this is what keeps compile
  * time and memory flat as a database grows.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "db-load.h"
 #include "engine-int.h"
@@ -122,9 +125,39 @@ static void engine_free(bw_engine_t *e)
     if (e->hs)
         hs_free_database(e->hs);
     bw_sigdb_free(&e->db);
+    if (e->map)
+        munmap(e->map, e->maplen);
     free(e->info.counts);
     pthread_mutex_destroy(&e->pool_lock);
     free(e);
+}
+
+/* SHA-256 over each file's name, size, mtime, inode and device: the key of
+ * the ".key" file that remembers the content hash (engine-cache.c). */
+static int meta_key(const bw_dbfiles_t *files, uint8_t out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(ctx);
+        return BW_ERR;
+    }
+    EVP_DigestUpdate(ctx, BW_VERSION, sizeof BW_VERSION);
+    for (size_t i = 0; i < files->n; i++) {
+        struct stat st;
+        if (stat(files->v[i].path, &st) != 0) {
+            EVP_MD_CTX_free(ctx);
+            return BW_ERR;
+        }
+        uint64_t t[6] = {(uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
+                         (uint64_t)st.st_mtim.tv_nsec, (uint64_t)st.st_ino,
+                         (uint64_t)st.st_dev, (uint64_t)st.st_ctim.tv_sec};
+        EVP_DigestUpdate(ctx, files->v[i].path, strlen(files->v[i].path) + 1);
+        EVP_DigestUpdate(ctx, t, sizeof t);
+    }
+    unsigned len = 0;
+    int ok = EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    return ok ? BW_OK : BW_ERR;
 }
 
 static void hex32(const uint8_t *in, char *out)
@@ -172,11 +205,17 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
         bw_dbfiles_free(&files);
         return BW_ERR;
     }
-    uint8_t key[32];
-    if (bw_db_hash_sources(&files, key, &cerr) != BW_OK) {
-        snprintf(err, errlen, "%s", cerr.msg);
-        bw_dbfiles_free(&files);
-        return BW_ERR;
+    const char *cache = opts ? opts->cache_dir : NULL;
+    uint8_t key[32], meta[32];
+    int have_meta = cache && meta_key(&files, meta) == BW_OK;
+    if (!(have_meta && bw_cache_key_lookup(cache, meta, key) == BW_OK)) {
+        if (bw_db_hash_sources(&files, key, &cerr) != BW_OK) {
+            snprintf(err, errlen, "%s", cerr.msg);
+            bw_dbfiles_free(&files);
+            return BW_ERR;
+        }
+        if (have_meta)
+            bw_cache_key_store(cache, meta, key);
     }
     bw_engine_t *e = calloc(1, sizeof *e);
     if (!e) {
@@ -185,7 +224,6 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
         return BW_ERR;
     }
     atomic_init(&e->refs, 1);
-    const char *cache = opts ? opts->cache_dir : NULL;
     int rc = BW_ERR;
     if (cache && bw_cache_load(e, cache, key) == BW_OK) {
         e->info.from_cache = 1;
@@ -194,6 +232,8 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
         if (e->hs)
             hs_free_database(e->hs);
         bw_sigdb_free(&e->db);
+        if (e->map)
+            munmap(e->map, e->maplen);
         free(e->info.counts);
         memset(e, 0, sizeof *e);
         atomic_init(&e->refs, 1);

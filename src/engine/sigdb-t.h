@@ -150,6 +150,7 @@ typedef struct bw_sigdb {
     /* sorted by (size, digest) after compile; one array per kind and list */
     BW_VEC(bw_hashent_t) hashes[BW_HLISTS][BW_HASH_KINDS];
     uint32_t max_part_extent;  /* largest max_before + anchor + max_after */
+    int mapped;                /* the arrays point into a mapped cache file: not freed here */
 } bw_sigdb_t;
 
 #endif

@@ -207,6 +207,11 @@ void bw_sigdb_free(bw_sigdb_t *db)
 {
     if (!db)
         return;
+    if (db->mapped) {
+        /* The engine owns the mapping the arrays point into. */
+        memset(db, 0, sizeof *db);
+        return;
+    }
     bw_vec_free(&db->toks);
     bw_vec_free(&db->alts);
     bw_vec_free(&db->bytes);
