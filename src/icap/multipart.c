@@ -1,0 +1,578 @@
+/* The multipart/form-data splitter: see multipart.h for the contract.
+ *
+ * Design: one state per region of the body (preamble, part headers, part
+ * data, the close-delimiter line, epilogue, and RAW after an error).  Data
+ * regions are scanned with memchr for LF, the only byte a delimiter can start
+ * with; from there "--boundary" is matched byte by byte, so the match state is
+ * a count (k) and never needs the input again.  Because a boundary holds no
+ * CR or LF, a failed match can only restart at the byte that broke it: the
+ * held bytes are flushed as data (rebuilt from the pattern, the pad buffer and
+ * a few constants) and that byte is looked at afresh.  Every loop consumes a
+ * byte or changes to a state that will, so the work is linear in the input.
+ */
+#include "icap/multipart.h"
+
+#include <string.h>
+
+#include "bulwark/bulwark.h"
+
+enum { ST_PREAMBLE = 0, ST_HEADERS, ST_DATA, ST_CLOSE_LINE, ST_EPILOGUE, ST_RAW };
+
+/* One feed's context: the callback and where this feed starts in the body. */
+typedef struct run {
+    bw_mp_t *m;
+    bw_mp_cb cb;
+    void *ud;
+} run_t;
+
+static int emit(run_t *r, bw_mp_event_t *ev)
+{
+    if (r->m->stopped)
+        return -1;
+    if (r->cb(r->ud, ev)) {
+        r->m->stopped = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int open_part(run_t *r, bw_mp_kind_t kind, uint64_t off, const char *head, size_t head_len)
+{
+    bw_mp_t *m = r->m;
+    memset(&m->part, 0, sizeof(m->part));
+    m->part.kind = kind;
+    m->part.index = kind == BW_MP_KIND_PART ? m->nparts++ : m->nparts;
+    m->part.offset = off;
+    m->part.head = head;
+    m->part.head_len = head_len;
+    m->part_open = 1;
+    return 0;
+}
+
+static int begin_event(run_t *r)
+{
+    bw_mp_event_t ev = {.type = BW_MP_PART_BEGIN, .part = &r->m->part};
+    int rc = emit(r, &ev);
+    r->m->part.head = NULL; /* the header block is only valid during BEGIN */
+    r->m->part.head_len = 0;
+    return rc;
+}
+
+static int end_part(run_t *r, int truncated)
+{
+    bw_mp_t *m = r->m;
+    if (!m->part_open)
+        return 0;
+    m->part_open = 0;
+    bw_mp_event_t ev = {.type = BW_MP_PART_END, .part = &m->part, .truncated = truncated};
+    return emit(r, &ev);
+}
+
+/* Data of the current region; pseudo-parts open on their first byte so that
+ * an empty preamble or epilogue makes no events at all. */
+static int emit_data(run_t *r, const char *p, size_t n, uint64_t off)
+{
+    bw_mp_t *m = r->m;
+    if (n == 0)
+        return 0;
+    if (!m->part_open) {
+        bw_mp_kind_t kind = m->state == ST_PREAMBLE ? BW_MP_KIND_PREAMBLE
+                            : m->state == ST_EPILOGUE ? BW_MP_KIND_EPILOGUE
+                                                      : BW_MP_KIND_RAW;
+        open_part(r, kind, off, NULL, 0);
+        if (begin_event(r) < 0)
+            return -1;
+    }
+    m->part.size += n;
+    bw_mp_event_t ev = {.type = BW_MP_PART_DATA, .part = &m->part, .data = p, .len = n,
+                        .offset = off};
+    return emit(r, &ev);
+}
+
+static void reset_match(bw_mp_t *m)
+{
+    m->k = 0;
+    m->cr = m->virt = m->after = 0;
+    m->npad = 0;
+}
+
+/* A would-be delimiter turned out to be data: hand the held bytes over.
+ * They are pat[s .. 1+k) (CR, LF, "--", boundary prefix; the virtual ones
+ * left out), then what followed a full boundary. */
+static int flush_held(run_t *r)
+{
+    bw_mp_t *m = r->m;
+    size_t s = m->virt ? 2 : m->cr ? 0 : 1;
+    size_t n = 1 + m->k > s ? 1 + m->k - s : 0;
+    uint64_t off = m->hold_off;
+    int after = m->after;
+    size_t npad = m->npad;
+    char pad[BW_MP_PAD_MAX];
+    memcpy(pad, m->pad, npad);
+    reset_match(m);
+    if (emit_data(r, m->pat + s, n, off) < 0)
+        return -1;
+    off += n;
+    if (after == 2)
+        return emit_data(r, "-", 1, off);
+    if (after >= 3) {
+        /* pad is a local copy: the callback sees stable bytes even though
+         * m->pad is reset */
+        if (emit_data(r, pad, npad, off) < 0)
+            return -1;
+        if (after == 4)
+            return emit_data(r, "\r", 1, off + npad);
+    }
+    return 0;
+}
+
+/* Scans a data region (preamble or part data).  Returns 1 when a delimiter
+ * ended it (*close set, *pi past the delimiter line), 0 when the input ran
+ * out, -1 when stopped. */
+static int scan_data(run_t *r, const char *p, size_t n, size_t *pi, int *close)
+{
+    bw_mp_t *m = r->m;
+    size_t i = *pi;
+    const size_t mlen = m->patlen - 1; /* "\n--boundary" */
+    while (i < n) {
+        if (m->after) {
+            char c = p[i];
+            int ok = 0;
+            switch (m->after) {
+            case 1:
+                ok = c == '-' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
+                if (c == '-')
+                    m->after = 2;
+                else if (c == ' ' || c == '\t')
+                    m->pad[m->npad++] = c, m->after = 3;
+                else if (c == '\r')
+                    m->after = 4;
+                break;
+            case 2:
+                if (c == '-') {
+                    *close = 1;
+                    *pi = i + 1;
+                    reset_match(m);
+                    return 1;
+                }
+                break;
+            case 3:
+                if ((c == ' ' || c == '\t') && m->npad < BW_MP_PAD_MAX)
+                    ok = 1, m->pad[m->npad++] = c;
+                else if (c == '\r')
+                    ok = 1, m->after = 4;
+                else
+                    ok = c == '\n';
+                break;
+            case 4:
+                ok = c == '\n';
+                break;
+            }
+            if (ok && c == '\n') {
+                *close = 0;
+                *pi = i + 1;
+                reset_match(m);
+                return 1;
+            }
+            if (ok) {
+                i++;
+                continue;
+            }
+            if (flush_held(r) < 0) /* not a delimiter: look at c again */
+                return -1;
+            continue;
+        }
+        if (m->k == 0 && m->cr) {
+            if (p[i] == '\n') {
+                m->k = 1;
+                i++;
+                continue;
+            }
+            if (flush_held(r) < 0) /* a lone CR is data */
+                return -1;
+            continue;
+        }
+        if (m->k == 0) {
+            const char *lf = memchr(p + i, '\n', n - i);
+            size_t e = lf ? (size_t)(lf - p) : n;
+            size_t de = e > i && p[e - 1] == '\r' ? e - 1 : e;
+            if (emit_data(r, p + i, de - i, m->off + i) < 0)
+                return -1;
+            m->hold_off = m->off + de;
+            m->cr = de < e;
+            if (lf) {
+                m->k = 1;
+                i = e + 1;
+            } else {
+                i = n;
+            }
+            continue;
+        }
+        if (p[i] == m->pat[1 + m->k]) {
+            if (++m->k == mlen)
+                m->after = 1;
+            i++;
+            continue;
+        }
+        if (flush_held(r) < 0)
+            return -1;
+    }
+    *pi = i;
+    return 0;
+}
+
+/* ---- part headers -------------------------------------------------------- */
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static int name_is(const char *p, size_t n, const char *want)
+{
+    size_t w = strlen(want);
+    if (n != w)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)p[i]) != want[i])
+            return 0;
+    return 1;
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Appends byte c to dst (cap bytes with the NUL); sets *cut when full. */
+static void put(char *dst, size_t cap, size_t *len, char c, int *cut)
+{
+    if (*len + 1 >= cap) {
+        *cut = 1;
+        return;
+    }
+    dst[(*len)++] = c ? c : '_';
+    dst[*len] = 0;
+}
+
+static void copy_trim(char *dst, size_t cap, const char *p, size_t n)
+{
+    while (n && is_blank(*p))
+        p++, n--;
+    while (n && is_blank(p[n - 1]))
+        n--;
+    size_t len = 0;
+    int cut = 0;
+    dst[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        put(dst, cap, &len, p[i], &cut);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = lower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Content-Disposition: form-data; name="x"; filename="y"; filename*=UTF-8''z
+ * Quoted strings unescape \" and \\ only: old browsers sent Windows paths
+ * with bare backslashes, today's percent-encode the quote. */
+static void parse_disposition(bw_mp_part_t *pt, const char *p, size_t n)
+{
+    size_t i = 0;
+    int star = 0;
+    while (i < n && p[i] != ';') /* the disposition type */
+        i++;
+    while (i < n) {
+        while (i < n && (is_blank(p[i]) || p[i] == ';'))
+            i++;
+        size_t ns = i;
+        while (i < n && p[i] != '=' && p[i] != ';')
+            i++;
+        size_t ne = i;
+        while (ne > ns && is_blank(p[ne - 1]))
+            ne--;
+        if (i >= n || p[i] != '=')
+            continue;
+        i++;
+        while (i < n && is_blank(p[i]))
+            i++;
+        char *dst = NULL;
+        size_t cap = 0, len = 0;
+        int *cut = NULL, is_star = 0, dummy = 0;
+        if (name_is(p + ns, ne - ns, "name")) {
+            dst = pt->name, cap = sizeof(pt->name), cut = &pt->name_cut;
+            pt->has_name = 1;
+        } else if (name_is(p + ns, ne - ns, "filename") && !star) {
+            dst = pt->filename, cap = sizeof(pt->filename), cut = &pt->filename_cut;
+            pt->has_filename = 1;
+        } else if (name_is(p + ns, ne - ns, "filename*")) {
+            dst = pt->filename, cap = sizeof(pt->filename), cut = &pt->filename_cut;
+            pt->has_filename = 1, star = 1, is_star = 1;
+            pt->filename_cut = 0;
+        } else {
+            cut = &dummy; /* an unknown parameter: parsed, not kept */
+        }
+        if (dst) {
+            dst[0] = 0;
+        }
+        if (i < n && p[i] == '"') {
+            for (i++; i < n && p[i] != '"'; i++) {
+                char c = p[i];
+                if (c == '\\' && i + 1 < n && (p[i + 1] == '"' || p[i + 1] == '\\'))
+                    c = p[++i];
+                if (dst)
+                    put(dst, cap, &len, c, cut);
+            }
+            if (i < n)
+                i++; /* closing quote */
+            continue;
+        }
+        size_t vs = i;
+        while (i < n && p[i] != ';' && !is_blank(p[i]))
+            i++;
+        if (!dst)
+            continue;
+        if (is_star) { /* RFC 5987: charset'language'pct-encoded */
+            size_t q = vs, quotes = 0;
+            while (q < i && quotes < 2)
+                if (p[q++] == '\'')
+                    quotes++;
+            if (quotes == 2)
+                vs = q;
+            for (size_t j = vs; j < i; j++) {
+                int h1, h2;
+                if (p[j] == '%' && j + 2 < i && (h1 = hexval((unsigned char)p[j + 1])) >= 0 &&
+                    (h2 = hexval((unsigned char)p[j + 2])) >= 0) {
+                    put(dst, cap, &len, (char)(h1 * 16 + h2), cut);
+                    j += 2;
+                } else {
+                    put(dst, cap, &len, p[j], cut);
+                }
+            }
+        } else {
+            for (size_t j = vs; j < i; j++)
+                put(dst, cap, &len, p[j], cut);
+        }
+    }
+}
+
+static void parse_headers(bw_mp_part_t *pt, const char *h, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *lf = memchr(h + i, '\n', n - i);
+        size_t e = lf ? (size_t)(lf - h) : n;
+        size_t colon = i;
+        while (colon < e && h[colon] != ':')
+            colon++;
+        /* lines without a colon and folded lines are ignored */
+        if (colon < e && h[i] != ' ' && h[i] != '\t') {
+            size_t ne = colon;
+            while (ne > i && is_blank(h[ne - 1]))
+                ne--;
+            const char *v = h + colon + 1;
+            size_t vn = e - colon - 1;
+            if (name_is(h + i, ne - i, "content-disposition"))
+                parse_disposition(pt, v, vn);
+            else if (name_is(h + i, ne - i, "content-type"))
+                copy_trim(pt->ctype, sizeof(pt->ctype), v, vn);
+            else if (name_is(h + i, ne - i, "content-transfer-encoding"))
+                copy_trim(pt->cte, sizeof(pt->cte), v, vn);
+        }
+        i = e + 1;
+    }
+}
+
+/* Starts the data of a real part whose header block is head[0..hlen). */
+static int begin_real_part(run_t *r, size_t hlen, uint64_t data_off)
+{
+    bw_mp_t *m = r->m;
+    open_part(r, BW_MP_KIND_PART, data_off, m->head, hlen);
+    parse_headers(&m->part, m->head, hlen);
+    return begin_event(r);
+}
+
+/* A delimiter (or close delimiter) was recognised. */
+static int after_delimiter(run_t *r, int close)
+{
+    bw_mp_t *m = r->m;
+    if (end_part(r, 0) < 0)
+        return -1;
+    m->headlen = m->line_start = 0;
+    if (close) {
+        m->close_seen = 1;
+        m->state = ST_CLOSE_LINE;
+    } else {
+        m->state = ST_HEADERS;
+    }
+    return 0;
+}
+
+/* The header block could not be kept: report, then pass everything on as
+ * RAW data so that nothing goes unscanned. */
+static int to_raw(run_t *r, const char *reason)
+{
+    bw_mp_t *m = r->m;
+    bw_mp_event_t ev = {.type = BW_MP_ERROR, .offset = m->head_off, .reason = reason};
+    m->error = 1;
+    m->state = ST_RAW;
+    if (emit(r, &ev) < 0)
+        return -1;
+    return emit_data(r, m->head, m->headlen, m->head_off);
+}
+
+/* Collects a header block.  Returns 1 when it ended (state changed), 0 when
+ * the input ran out, -1 when stopped. */
+static int scan_headers(run_t *r, const char *p, size_t n, size_t *pi)
+{
+    bw_mp_t *m = r->m;
+    size_t i = *pi;
+    const size_t blen = m->patlen - 4;
+    while (i < n) {
+        if (m->headlen == 0)
+            m->head_off = m->off + i;
+        const char *lf = memchr(p + i, '\n', n - i);
+        size_t e = lf ? (size_t)(lf - p) + 1 : n;
+        if (m->headlen + (e - i) > BW_MP_HEAD_MAX) {
+            *pi = i;
+            return to_raw(r, "part header block too big") < 0 ? -1 : 1;
+        }
+        memcpy(m->head + m->headlen, p + i, e - i);
+        m->headlen += e - i;
+        i = e;
+        if (!lf)
+            break;
+        const char *ln = m->head + m->line_start;
+        size_t ll = m->headlen - 1 - m->line_start;
+        if (ll && ln[ll - 1] == '\r')
+            ll--;
+        if (ll == 0) { /* the blank line: data follow */
+            *pi = i;
+            m->state = ST_DATA;
+            reset_match(m);
+            m->k = 1, m->virt = 1; /* the blank line's CRLF may be a delimiter's */
+            m->hold_off = m->off + i;
+            return begin_real_part(r, m->line_start, m->off + i) < 0 ? -1 : 1;
+        }
+        /* RFC 2046 lets a part with headers and no body end on the CRLF of
+         * its last header line: a delimiter line here ends the part. */
+        if (ll >= blen + 2 && ln[0] == '-' && ln[1] == '-' && !memcmp(ln + 2, m->pat + 4, blen)) {
+            size_t j = blen + 2;
+            int close = ll >= j + 2 && ln[j] == '-' && ln[j + 1] == '-';
+            while (!close && j < ll && (ln[j] == ' ' || ln[j] == '\t'))
+                j++;
+            if (close || j == ll) {
+                *pi = i;
+                if (begin_real_part(r, m->line_start, m->off + i) < 0 || end_part(r, 0) < 0)
+                    return -1;
+                m->headlen = m->line_start = 0;
+                if (close) { /* the rest of the close line was padding */
+                    m->close_seen = 1;
+                    m->state = ST_EPILOGUE;
+                    return 1;
+                }
+                continue;
+            }
+        }
+        m->line_start = m->headlen;
+    }
+    *pi = i;
+    return 0;
+}
+
+int bw_mp_init(bw_mp_t *m, const char *boundary, size_t len)
+{
+    memset(m, 0, sizeof(*m));
+    if (!boundary || len == 0 || len > BW_MP_BOUNDARY_MAX)
+        return BW_ERR;
+    for (size_t i = 0; i < len; i++)
+        if (boundary[i] == '\r' || boundary[i] == '\n' || boundary[i] == 0)
+            return BW_ERR;
+    memcpy(m->pat, "\r\n--", 4);
+    memcpy(m->pat + 4, boundary, len);
+    m->patlen = len + 4;
+    m->state = ST_PREAMBLE;
+    m->k = 1, m->virt = 1; /* the body may open with the delimiter, no CRLF */
+    return BW_OK;
+}
+
+int bw_mp_feed(bw_mp_t *m, const char *p, size_t n, bw_mp_cb cb, void *ud)
+{
+    if (m->finished)
+        return BW_ERR;
+    if (m->stopped)
+        return BW_DECLINED;
+    run_t r = {m, cb, ud};
+    size_t i = 0;
+    while (i < n && !m->stopped) {
+        int rc = 0, close = 0;
+        switch (m->state) {
+        case ST_PREAMBLE:
+        case ST_DATA:
+            rc = scan_data(&r, p, n, &i, &close);
+            if (rc == 1)
+                rc = after_delimiter(&r, close);
+            break;
+        case ST_HEADERS:
+            rc = scan_headers(&r, p, n, &i);
+            break;
+        case ST_CLOSE_LINE:
+            /* transport padding, then CRLF; the epilogue starts after it,
+             * or at the first byte that is not padding */
+            while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+                i++;
+            if (i < n) {
+                if (p[i] == '\n')
+                    i++;
+                m->state = ST_EPILOGUE;
+            }
+            break;
+        case ST_EPILOGUE:
+        case ST_RAW:
+            rc = emit_data(&r, p + i, n - i, m->off + i);
+            i = n;
+            break;
+        }
+        if (rc < 0)
+            break;
+    }
+    m->off += n;
+    return m->stopped ? BW_DECLINED : BW_OK;
+}
+
+int bw_mp_finish(bw_mp_t *m, bw_mp_cb cb, void *ud)
+{
+    if (m->stopped)
+        return BW_DECLINED;
+    if (m->finished)
+        return BW_ERR;
+    m->finished = 1;
+    run_t r = {m, cb, ud};
+    int rc = 0;
+    switch (m->state) {
+    case ST_PREAMBLE:
+    case ST_DATA:
+        if (m->after) { /* the body ended on "--boundary": a delimiter */
+            rc = end_part(&r, 0);
+        } else {
+            int real = m->state == ST_DATA;
+            rc = flush_held(&r);
+            if (rc == 0)
+                rc = end_part(&r, real);
+        }
+        break;
+    case ST_HEADERS:
+        if (m->headlen) { /* an unfinished header block: scan it as RAW */
+            m->state = ST_RAW;
+            rc = emit_data(&r, m->head, m->headlen, m->head_off);
+        }
+        if (rc == 0)
+            rc = end_part(&r, 0);
+        break;
+    default:
+        rc = end_part(&r, 0);
+        break;
+    }
+    if (rc < 0)
+        return BW_DECLINED;
+    bw_mp_event_t ev = {.type = BW_MP_END, .truncated = !m->close_seen, .error = m->error,
+                        .nparts = m->nparts};
+    return emit(&r, &ev) < 0 ? BW_DECLINED : BW_OK;
+}
