@@ -109,6 +109,22 @@ static int on_part(void *ud, const bw_mp_event_t *ev)
     case BW_MP_PART_END:
         scan_close(b, 1);
         return b->decided && !b->lim.all_match ? 1 : 0;
+    case BW_MP_END:
+        if (ev->truncated || ev->error) {
+            /* Every byte was scanned, but not as the parts the origin will
+             * see: say so rather than pass it as plainly clean. */
+            bw_verdict_t v = {0};
+            v.status = BW_CORRUPTED;
+            v.threats = calloc(1, sizeof *v.threats);
+            if (v.threats) {
+                v.threats[0] = (bw_threat_t){BW_CORRUPTED,
+                    strdup(ev->error ? "Broken.Multipart: malformed part headers"
+                                     : "Broken.Multipart: no close delimiter"), strdup("")};
+                v.nthreats = 1;
+            }
+            merge(b, &v, NULL);
+        }
+        return 0;
     default:
         return 0;
     }

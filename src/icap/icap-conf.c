@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+static const bw_conf_enum_t answer_words[] = {
+    {"partial", BW_ANSWER_PARTIAL}, {"complete", BW_ANSWER_COMPLETE}, {NULL, 0},
+};
+
 static const bw_conf_enum_t action_words[] = {
     {"skip", BW_ACT_SKIP}, {"deny", BW_ACT_DENY}, {"cure", BW_ACT_CURE}, {NULL, 0},
 };
@@ -39,6 +43,12 @@ static const bw_conf_key_t keys[] = {
      OFF(service_name), NULL, NULL, NULL, 0, NULL, "the Service header of OPTIONS"},
     {"icapserver.protocol", "OptionsTTL", BW_CONF_UINT, 0, "3600", 0, 86400 * 7, OFF(options_ttl),
      NULL, NULL, NULL, 0, NULL, "seconds a client may cache the OPTIONS answer"},
+    {"icapserver.protocol", "AnswerMode", BW_CONF_ENUM, 0, "partial", 0, 0, OFF(answer_mode),
+     answer_words, NULL, NULL, 0, NULL,
+     "large bodies the client keeps no copy of: partial streams them back while scanning and "
+     "holds back the last HoldBackSize bytes; complete holds all until the verdict"},
+    {"icapserver.protocol", "HoldBackSize", BW_CONF_SIZE, 0, "64K", 0, 0, OFF(hold_back), NULL,
+     NULL, NULL, 0, NULL, "partial mode: bytes held back until the verdict"},
     {"icapserver.filter", "MaxReqLength", BW_CONF_SIZE, BW_CONF_GROUPABLE, "0", 0, 0,
      OFF(max_req_length), NULL, NULL, NULL, 0, NULL,
      "objects larger than this are TOO_LARGE and follow MaxReqLengthAction (0: no limit)"},

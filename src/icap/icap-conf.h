@@ -11,6 +11,9 @@
 /* What to do with an object of a given status. */
 typedef enum bw_action { BW_ACT_SKIP = 0, BW_ACT_DENY, BW_ACT_CURE } bw_action_t;
 
+/* How a body the client cannot keep a copy of is answered (see icap-conn.c). */
+enum { BW_ANSWER_PARTIAL = 0, BW_ANSWER_COMPLETE };
+
 typedef struct bw_icap_conf {
     /* [icapserver.protocol] */
     uint64_t preview_size;
@@ -24,6 +27,8 @@ typedef struct bw_icap_conf {
     char *user_header;
     char *service_name;
     uint64_t options_ttl;   /* seconds */
+    int answer_mode;        /* BW_ANSWER_PARTIAL or BW_ANSWER_COMPLETE */
+    uint64_t hold_back;     /* partial: bytes held until the verdict */
     /* [icapserver.filter] */
     uint64_t max_req_length;
     /* [icapserver.actions] */

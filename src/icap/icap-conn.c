@@ -12,6 +12,7 @@
  */
 #include "icap/icap-conn.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,13 @@
 #include "icap/icap-body.h"
 #include "icap/icap-parse.h"
 
-#define READ_MAX (256u * 1024u)
 #define ECHO_BLOCK (256u * 1024u)
+/* A client that cannot keep its own copy of a body (no Allow: 204) stops
+ * sending it once its buffer is full until the answer starts: Squid holds
+ * 64 KiB for a possible 206.  Past this many bytes the answer's head goes
+ * out early and the body is echoed (partial mode) or held (complete mode). */
+#define EARLY_BYTES (32u * 1024u)
+#define WRITE_QUEUE_MAX (1u << 20)
 
 enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_WORK, ST_WRITE };
 
@@ -63,6 +69,9 @@ typedef struct conn {
     int echo_active;
     uint64_t echo_off;
     int close_after;
+    int early;          /* the answer's head went out before the verdict */
+    uint64_t echo_sent; /* raw bytes already echoed in partial mode */
+    int paused;         /* reading stopped until the write queue drains */
 } conn_t;
 
 typedef struct wreq {
@@ -73,6 +82,7 @@ typedef struct wreq {
 
 static void process_input(conn_t *c);
 static void conn_close(conn_t *c);
+static void start_reading(conn_t *c);
 static void on_timeout(uv_timer_t *t);
 
 static uint64_t now_ms(void)
@@ -130,6 +140,18 @@ static void maybe_base64(char *s)
     memcpy(s, out, o + 1);
 }
 
+static void bw_log_conn(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bw_log_conn(conn_t *c, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "bulwarkd: %s %s: %s\n", bw_icap_method_name(c->method),
+            c->url[0] ? c->url : "-", msg);
+}
+
 /* ---- lifetime ------------------------------------------------------------ */
 
 static void request_reset(conn_t *c)
@@ -150,6 +172,9 @@ static void request_reset(conn_t *c)
     c->client_ip[0] = c->user[0] = c->url[0] = 0;
     c->echo_active = 0;
     c->echo_off = 0;
+    c->early = 0;
+    c->echo_sent = 0;
+    c->paused = 0;
     bw_icap_chunk_reset(&c->chunk);
 }
 
@@ -196,6 +221,12 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0 || c->closing) {
         conn_close(c);
         conn_free_if_done(c);
+        return;
+    }
+    if (c->paused && c->state == ST_BODY &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_QUEUE_MAX / 4) {
+        c->paused = 0;
+        start_reading(c);
         return;
     }
     if (c->state == ST_WRITE && c->writes == 0) {
@@ -249,6 +280,12 @@ static void respond(conn_t *c, int close_after)
 
 static void respond_error(conn_t *c, int status)
 {
+    if (c->early) {
+        /* An answer is already on the wire: all we can do is cut it. */
+        c->w->stats.errors++;
+        conn_close(c);
+        return;
+    }
     bw_buf_reset(&c->out);
     bw_icap_build_error(c->w->env, status, 1, &c->out);
     c->w->stats.errors++;
@@ -351,7 +388,10 @@ static void answer_clean(conn_t *c)
     bw_buf_t head = {0};
     if (msg)
         put_http_head(&head, msg, 0, 0);
-    int use206 = ic->allow206 && (c->allow & BW_ICAP_ALLOW_206) && has_body;
+    /* Squid lists 206 even when it may only be used inside the preview: after
+     * the preview it takes 206 only if it also takes 204 (it kept the body). */
+    int use206 = ic->allow206 && (c->allow & BW_ICAP_ALLOW_206) && has_body &&
+                 (in_preview || !c->has_preview || (c->allow & BW_ICAP_ALLOW_204));
     bw_icap_build_head(c->w->env, use206 ? 206 : 200, &c->out);
     bw_icap_verdict_headers(&c->verdict, 0, &c->out);
     if (c->client_close)
@@ -454,6 +494,24 @@ static void answer_verdict(conn_t *c)
     if (c->verdict.status == BW_INFECTED)
         c->w->stats.infected++;
     report_line(c, a);
+    if (c->early) {
+        if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP) {
+            /* the rest of the echo, then the last chunk */
+            c->state = ST_WRITE;
+            c->echo_active = 1;
+            c->echo_off = c->echo_sent;
+            uv_timer_start(&c->timer, on_timeout, c->w->timeout_ms, c->w->timeout_ms);
+            echo_next(c);
+        } else {
+            /* The head went out before the verdict: cut the answer, so the
+             * client never gets the complete object (PROTOCOL-NOTES). */
+            bw_log_conn(c, "verdict %s after the answer started: connection cut",
+                        bw_status_name(c->verdict.status));
+            c->w->stats.blocked++;
+            conn_close(c);
+        }
+        return;
+    }
     if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP)
         answer_clean(c);
     else if (a == BW_ACT_CURE && c->verdict.status == BW_CURED && c->verdict.cured)
@@ -505,6 +563,72 @@ static void finish_scan(conn_t *c)
     }
 }
 
+/* Appends raw[from, from+n) to c->out as chunks. */
+static int put_raw_chunks(conn_t *c, uint64_t from, uint64_t n)
+{
+    const uint8_t *mem = bw_spool_mem(&c->raw);
+    while (n) {
+        size_t k = n > ECHO_BLOCK ? ECHO_BLOCK : (size_t)n;
+        bw_buf_printf(&c->out, "%zx\r\n", k);
+        if (mem) {
+            bw_buf_append(&c->out, mem + from, k);
+        } else {
+            char *tmp = malloc(k);
+            if (!tmp || bw_spool_pread(&c->raw, tmp, k, from) != (ssize_t)k) {
+                free(tmp);
+                return BW_ERR;
+            }
+            bw_buf_append(&c->out, tmp, k);
+            free(tmp);
+        }
+        bw_buf_puts(&c->out, "\r\n");
+        from += k;
+        n -= k;
+    }
+    return BW_OK;
+}
+
+/* The client keeps no copy of the body, so it may stall until the answer
+ * starts: past EARLY_BYTES the head goes out, and in partial mode the body
+ * follows as it is scanned, all but the last HoldBackSize bytes. */
+static void stream_progress(conn_t *c)
+{
+    const bw_icap_conf_t *ic = c->w->env->ic;
+    if (c->state != ST_BODY || !c->keep_raw)
+        return;
+    if (!c->early) {
+        if ((c->has_preview && !c->sent_100) || c->body_bytes < EARLY_BYTES ||
+            bw_icap_body_decided(c->body))
+            return;
+        const bw_http_msg_t *msg = body_msg(c);
+        bw_buf_t head = {0};
+        if (msg)
+            put_http_head(&head, msg, 0, 0);
+        bw_icap_build_head(c->w->env, 200, &c->out);
+        if (c->client_close)
+            bw_buf_puts(&c->out, "Connection: close\r\n");
+        put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
+        bw_buf_append(&c->out, head.p, head.len);
+        bw_buf_free(&head);
+        c->early = 1;
+    }
+    if (ic->answer_mode == BW_ANSWER_PARTIAL && c->raw.size > c->echo_sent + ic->hold_back) {
+        uint64_t n = c->raw.size - ic->hold_back - c->echo_sent;
+        if (put_raw_chunks(c, c->echo_sent, n) != BW_OK) {
+            conn_close(c);
+            return;
+        }
+        c->echo_sent += n;
+    }
+    flush_out(c);
+    if (!c->closing && c->reading &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
+        uv_read_stop((uv_stream_t *)&c->tcp); /* back-pressure: on_write resumes */
+        c->reading = 0;
+        c->paused = 1;
+    }
+}
+
 static void body_data(conn_t *c, const char *p, size_t n)
 {
     c->body_bytes += n;
@@ -519,6 +643,15 @@ static void body_data(conn_t *c, const char *p, size_t n)
     }
     if (!c->body_done && bw_icap_body_feed(c->body, p, n) == BW_DONE)
         c->body_done = 1;
+    stream_progress(c);
+    if (!c->early && !c->closing && c->state == ST_BODY && bw_icap_body_decided(c->body) &&
+        !(c->has_preview && !c->sent_100) && c->body_bytes >= EARLY_BYTES) {
+        /* Decided in a body the client may stall on: answer now (the block
+         * page); the unread rest makes us close.  A short body is read to
+         * its end instead, so the connection stays reusable. */
+        c->close_after = 1;
+        finish_scan(c);
+    }
 }
 
 /* ---- request head and encapsulated headers -------------------------------- */
@@ -591,7 +724,7 @@ static int begin_body(conn_t *c)
         return BW_ERR;
     /* Keep the original only when the answer may have to echo it. */
     c->keep_raw = !((ic->allow204 && (c->allow & BW_ICAP_ALLOW_204)) ||
-                    (ic->allow206 && (c->allow & BW_ICAP_ALLOW_206)));
+                    (ic->allow206 && (c->allow & BW_ICAP_ALLOW_206) && !c->has_preview));
     bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT);
     return BW_OK;
 }
