@@ -20,6 +20,7 @@ typedef struct bw_daemon {
     const bw_icap_conf_t *ic;
     bw_engine_t *engine;
     int nworkers;
+    uint64_t *conn_slots;   /* nworkers counters in MAP_SHARED memory */
 } bw_daemon_t;
 
 /* Opens a listening socket for "host:port" with SO_REUSEPORT, so each worker

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
@@ -63,6 +64,10 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d.nworkers = d.dc->max_children ? (int)d.dc->max_children : (int)(cores > 0 ? cores : 1);
 
+    /* Connection counters every worker sees: MaxConnections is server-wide. */
+    void *slots = mmap(NULL, (size_t)d.nworkers * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    d.conn_slots = slots == MAP_FAILED ? NULL : slots;
     char lerr[1024];
     bw_load_opts_t lo = {d.dc->cache_dir && d.dc->cache_dir[0] ? d.dc->cache_dir : NULL};
     const char **paths = (const char **)d.dc->bases.items;

@@ -88,6 +88,8 @@ int bw_supervise(const bw_daemon_t *d)
                 bw_log(WEXITSTATUS(st) ? BW_LOG_ERR : BW_LOG_INFO,
                        "worker %d (pid %d) exited with status %d; restarting", i, (int)pid,
                        WEXITSTATUS(st));
+            if (d->conn_slots) /* its connections died with it */
+                __atomic_store_n(&d->conn_slots[i], 0, __ATOMIC_RELAXED);
             if (time(NULL) - started[i] < 1)
                 sleep(1); /* a worker that cannot start must not spin */
             pids[i] = got_term ? 0 : spawn(d, i);

@@ -106,6 +106,9 @@ int bw_worker_run(const bw_daemon_t *d, int index)
     w->iw.loop = &w->loop;
     w->iw.env = &w->env;
     w->iw.timeout_ms = d->dc->timeout_ms;
+    w->iw.conn_slots = d->conn_slots;
+    w->iw.nslots = (size_t)d->nworkers;
+    w->iw.slot = (size_t)index;
     const bw_conf_list_t *ls = &d->dc->listen;
     for (size_t i = 0; i < ls->n && i < MAX_LISTENERS; i++) {
         const char *addr = BW_CONF_LIST_AT(ls, char *, i);

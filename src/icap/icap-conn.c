@@ -187,6 +187,8 @@ static void conn_free_if_done(conn_t *c)
     bw_buf_free(&c->out);
     bw_buf_free(&c->hdrs);
     c->w->nconns--;
+    if (c->w->conn_slots)
+        __atomic_sub_fetch(&c->w->conn_slots[c->w->slot], 1, __ATOMIC_RELAXED);
     free(c);
 }
 
@@ -968,20 +970,25 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
     c->w = w;
     w->nconns++;
     w->stats.connections++;
+    uint64_t open_now = w->nconns;
+    if (w->conn_slots) {
+        __atomic_add_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);
+        open_now = 0;
+        for (size_t i = 0; i < w->nslots; i++)
+            open_now += __atomic_load_n(&w->conn_slots[i], __ATOMIC_RELAXED);
+    }
     uv_tcp_init(w->loop, &c->tcp);
     uv_timer_init(w->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles = 2;
     bw_icap_chunk_reset(&c->chunk);
     bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
-    /* calloc left raw.fd at 0: request_reset() would close(0), a live fd */
-    bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (w->nconns > w->env->ic->max_connections) {
+    if (open_now > w->env->ic->max_connections) {
         bw_icap_build_error(w->env, 503, 1, &c->out);
         c->state = ST_WRITE;
         c->close_after = 1;

@@ -16,7 +16,12 @@ typedef struct bw_icap_worker {
     uv_loop_t *loop;
     bw_icap_env_t *env;
     uint64_t timeout_ms;   /* idle / stalled client timeout */
-    uint64_t nconns;       /* open connections */
+    uint64_t nconns;       /* open connections of this worker */
+    /* Open connections of every worker, one slot each, in memory shared by
+     * the worker processes (NULL: this worker's count alone).  MaxConnections
+     * is a limit for the whole server, as OPTIONS advertises it. */
+    uint64_t *conn_slots;
+    size_t nslots, slot;
     bw_icap_stats_t stats;
     int draining;          /* stop: no new requests on kept-alive connections */
 } bw_icap_worker_t;
