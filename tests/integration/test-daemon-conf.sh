@@ -35,3 +35,34 @@ printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 256.1.1.1:
 out=$("$BWD" -c "$TMP/bad5.conf" -f 2>&1); rc=$?
 expect_eq "unusable listen address exits 2" "$rc" 2
 expect_match "unusable listen address is named" "$out" "ListenAddress 256.1.1.1:1344"
+
+# Several ListenAddress entries, IPv6 included: each answers OPTIONS.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
+    printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 127.0.0.1:%s\nListenAddress = [::1]:%s\n[icapserver.process]\nMaxChildren = 1\n' \
+        "$ROOT/db/test" "$port" "$port" > "$TMP/v6.conf"
+    "$BWD" -c "$TMP/v6.conf" -f > "$TMP/v6.log" 2>&1 &
+    pid=$!
+    answers=$(python3 - "$port" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+out = []
+for host in ("127.0.0.1", "::1"):
+    for _ in range(100):
+        try:
+            s = socket.create_connection((host, port), timeout=2)
+            break
+        except OSError:
+            time.sleep(0.05)
+    s.sendall(b"OPTIONS icap://x/avscan ICAP/1.0\r\nHost: x\r\n\r\n")
+    out.append(s.recv(64).split(b"\r\n")[0].decode())
+    s.close()
+print("|".join(out))
+PY
+)
+    expect_eq "IPv4 and IPv6 listeners both answer OPTIONS" "$answers" "ICAP/1.0 200 OK|ICAP/1.0 200 OK"
+    kill -TERM $pid; wait $pid; rc=$?
+    expect_eq "bulwarkd exits 0 on SIGTERM" "$rc" 0
+else
+    ok "IPv4 and IPv6 listeners both answer OPTIONS # SKIP no IPv6 loopback on this machine"
+fi
