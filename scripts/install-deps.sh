@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libhyperscan-dev libarchive-dev libssl-dev zlib1g-dev
  clamav clamav-testfiles libarchive-tools zip unzip p7zip-full cpio genisoimage gcab
  zstd xz-utils bzip2 python3 binutils time
- libinih-dev libuv1-dev libzstd-dev libbrotli-dev squid c-icap curl"
+ libinih-dev libuv1-dev libzstd-dev libbrotli-dev squid c-icap curl
+ libc-icap-mod-virus-scan"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

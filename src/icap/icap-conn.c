@@ -29,12 +29,14 @@
  * out early and the body is echoed (partial mode) or held (complete mode). */
 #define EARLY_BYTES (32u * 1024u)
 #define WRITE_QUEUE_MAX (1u << 20)
+#define STALL_MS 100
 
 enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_WORK, ST_WRITE };
 
 typedef struct conn {
     uv_tcp_t tcp; /* first: the handle's data is the conn */
     uv_timer_t timer;
+    uv_timer_t stall;   /* complete mode: starts the answer when the client stalls */
     uv_work_t work;
     bw_icap_worker_t *w;
     int handles, writes, working, closing, reading;
@@ -205,6 +207,7 @@ static void conn_close(conn_t *c)
         return;
     c->closing = 1;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->stall, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -422,7 +425,7 @@ static void answer_block(conn_t *c, const char *action)
                   html.len, bw_status_name(c->verdict.status));
     bw_icap_build_head(c->w->env, 200, &c->out);
     bw_icap_verdict_headers(&c->verdict, 1, &c->out);
-    if (c->client_close)
+    if (c->client_close || c->close_after)
         bw_buf_puts(&c->out, "Connection: close\r\n");
     bw_buf_printf(&c->out, "Encapsulated: res-hdr=0, res-body=%zu\r\n\r\n", http.len);
     bw_buf_append(&c->out, http.p, http.len);
@@ -557,6 +560,7 @@ static void finish_scan(conn_t *c)
         c->reading = 0;
     }
     uv_timer_stop(&c->timer);
+    uv_timer_stop(&c->stall);
     c->work.data = c;
     c->working = 1;
     if (uv_queue_work(c->w->loop, &c->work, work_finish, after_finish) < 0) {
@@ -590,31 +594,58 @@ static int put_raw_chunks(conn_t *c, uint64_t from, uint64_t n)
     return BW_OK;
 }
 
-/* The client keeps no copy of the body, so it may stall until the answer
- * starts: past EARLY_BYTES the head goes out, and in partial mode the body
- * follows as it is scanned, all but the last HoldBackSize bytes. */
+/* Sends the answer's head before the verdict (see EARLY_BYTES). */
+static void send_early_head(conn_t *c)
+{
+    const bw_http_msg_t *msg = body_msg(c);
+    bw_buf_t head = {0};
+    if (msg)
+        put_http_head(&head, msg, 0, 0);
+    bw_icap_build_head(c->w->env, 200, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
+    bw_buf_append(&c->out, head.p, head.len);
+    bw_buf_free(&head);
+    c->early = 1;
+    flush_out(c);
+}
+
+/* 1 while the client may be holding the body back until our answer starts:
+ * it keeps no copy (no Allow: 204) and the preview, if any, is over. */
+static int may_stall(const conn_t *c)
+{
+    return c->state == ST_BODY && c->keep_raw && !(c->has_preview && !c->sent_100) &&
+           !bw_icap_body_decided(c->body);
+}
+
+/* Complete mode starts the answer only when the client stops sending: a
+ * client that sends the whole body gets the block page if there is one. */
+static void on_stall(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (!c->closing && !c->early && may_stall(c))
+        send_early_head(c);
+}
+
+/* Partial mode: past EARLY_BYTES the head goes out and the body follows as
+ * it is scanned, all but the last HoldBackSize bytes. */
 static void stream_progress(conn_t *c)
 {
     const bw_icap_conf_t *ic = c->w->env->ic;
-    if (c->state != ST_BODY || !c->keep_raw)
+    if (!may_stall(c) && !(c->early && c->state == ST_BODY && !bw_icap_body_decided(c->body)))
         return;
-    if (!c->early) {
-        if ((c->has_preview && !c->sent_100) || c->body_bytes < EARLY_BYTES ||
-            bw_icap_body_decided(c->body))
-            return;
-        const bw_http_msg_t *msg = body_msg(c);
-        bw_buf_t head = {0};
-        if (msg)
-            put_http_head(&head, msg, 0, 0);
-        bw_icap_build_head(c->w->env, 200, &c->out);
-        if (c->client_close)
-            bw_buf_puts(&c->out, "Connection: close\r\n");
-        put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
-        bw_buf_append(&c->out, head.p, head.len);
-        bw_buf_free(&head);
-        c->early = 1;
+    if (ic->answer_mode == BW_ANSWER_COMPLETE) {
+        if (!c->early)
+            uv_timer_start(&c->stall, on_stall, STALL_MS, 0);
+        return;
     }
-    if (ic->answer_mode == BW_ANSWER_PARTIAL && c->raw.size > c->echo_sent + ic->hold_back) {
+    if (!c->early) {
+        if (c->body_bytes < EARLY_BYTES)
+            return;
+        send_early_head(c);
+    }
+    if (c->raw.size > c->echo_sent + ic->hold_back) {
         uint64_t n = c->raw.size - ic->hold_back - c->echo_sent;
         if (put_raw_chunks(c, c->echo_sent, n) != BW_OK) {
             conn_close(c);
@@ -631,7 +662,7 @@ static void stream_progress(conn_t *c)
     }
 }
 
-static void body_data(conn_t *c, const char *p, size_t n)
+static void body_piece(conn_t *c, const char *p, size_t n)
 {
     c->body_bytes += n;
     if (c->keep_raw && bw_spool_write(&c->raw, p, n) != BW_OK) {
@@ -645,14 +676,31 @@ static void body_data(conn_t *c, const char *p, size_t n)
     }
     if (!c->body_done && bw_icap_body_feed(c->body, p, n) == BW_DONE)
         c->body_done = 1;
-    stream_progress(c);
-    if (!c->early && !c->closing && c->state == ST_BODY && bw_icap_body_decided(c->body) &&
-        !(c->has_preview && !c->sent_100) && c->body_bytes >= EARLY_BYTES) {
-        /* Decided in a body the client may stall on: answer now (the block
-         * page); the unread rest makes us close.  A short body is read to
-         * its end instead, so the connection stays reusable. */
+    if (c->state != ST_BODY || c->closing || (c->has_preview && !c->sent_100))
+        return;
+    if (bw_icap_body_decided(c->body) && (c->early || (c->keep_raw && c->body_bytes >= EARLY_BYTES))) {
+        /* Decided while the client may stall on us, or after the answer
+         * started: answer now (block page, or the cut).  The unread rest of
+         * the body means the connection closes after. */
         c->close_after = 1;
         finish_scan(c);
+        return;
+    }
+    stream_progress(c);
+}
+
+/* Body bytes are taken in pieces no longer than half the hold-back, so a
+ * detection always comes before the bytes that complete it are echoed. */
+static void body_data(conn_t *c, const char *p, size_t n)
+{
+    size_t piece = c->w->env->ic->hold_back / 2;
+    if (piece < 4096)
+        piece = 4096;
+    while (n && c->state == ST_BODY && !c->closing) {
+        size_t k = n < piece ? n : piece;
+        body_piece(c, p, k);
+        p += k;
+        n -= k;
     }
 }
 
@@ -979,8 +1027,9 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
     }
     uv_tcp_init(w->loop, &c->tcp);
     uv_timer_init(w->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
-    c->handles = 2;
+    uv_timer_init(w->loop, &c->stall);
+    c->tcp.data = c->timer.data = c->stall.data = c;
+    c->handles = 3;
     bw_icap_chunk_reset(&c->chunk);
     bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
