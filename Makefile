@@ -64,7 +64,7 @@ $(BULWARK): $(CLI_OBJ) $(LIBBW)
 $(BULWARKD): $(DAEMON_OBJ) $(LIBBW)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBBW) $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBBW)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBBW)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBBW) $(LIBS)
 

@@ -10,22 +10,12 @@
  * This is the hot path of a cold start (main.cvd holds millions of these
  * lines), so a line costs one split, one hex decode and two array pushes.
  */
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
 #include "db-int.h"
 #include "db-load.h"
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+#include "sig-hex.h"
 
 int bw_db_load_hash(bw_dbload_t *L, const char *where, const char *ext, const char *buf,
                     size_t len, bw_err_t *err)
@@ -54,7 +44,7 @@ int bw_db_load_hash(bw_dbload_t *L, const char *where, const char *ext, const ch
         bw_hashent_t e;
         memset(&e, 0, sizeof e);
         for (size_t i = 0; i < f[0].n; i += 2) {
-            int hi = hexval((unsigned char)f[0].s[i]), lo = hexval((unsigned char)f[0].s[i + 1]);
+            int hi = bw_hexval((unsigned char)f[0].s[i]), lo = bw_hexval((unsigned char)f[0].s[i + 1]);
             if (hi < 0 || lo < 0)
                 return bw_err_set(err, "%s:%lu: bad hex digit in hash at character %zu", where,
                                   r.lineno, i + 1 + (hi >= 0));
@@ -67,20 +57,11 @@ int bw_db_load_hash(bw_dbload_t *L, const char *where, const char *ext, const ch
                               (int)(f[1].n > 40 ? 40 : f[1].n), f[1].s);
         if (f[2].n == 0)
             return bw_err_set(err, "%s:%lu: empty signature name", where, r.lineno);
-        if (nf > 3) {
-            bw_slice_t none = {"", 0};
-            int rc = bw_db_flevel(f[3], nf > 4 ? f[4] : none, err);
-            if (rc == BW_ERR)
-                return bw_err_prefix(err, "%s:%lu", where, r.lineno);
-            if (rc == BW_DECLINED) {
-                flevel++;
-                continue;
-            }
-        }
-        if (bw_db_ignored(L, f[2].s, f[2].n)) {
-            ignored++;
+        int skip = bw_db_line_skip(L, f, nf, 3, f[2], &flevel, &ignored, err);
+        if (skip == BW_ERR)
+            return bw_err_prefix(err, "%s:%lu", where, r.lineno);
+        if (skip == BW_DECLINED)
             continue;
-        }
         if (bw_sigdb_add_meta(db, f[2].s, f[2].n, &e.meta, err))
             return bw_err_prefix(err, "%s:%lu", where, r.lineno);
         if (bw_vec_push(&db->hashes[list][kind], e))
@@ -88,15 +69,8 @@ int bw_db_load_hash(bw_dbload_t *L, const char *where, const char *ext, const ch
         loaded++;
     }
 
-    char kind[8];
-    size_t k;
-    for (k = 0; k + 1 < sizeof kind && ext[k]; k++)
-        kind[k] = (char)tolower((unsigned char)ext[k]);
-    kind[k] = '\0';
-    if ((loaded && bw_dbload_count(L, kind, loaded)) ||
-        (flevel && bw_dbload_count(L, "unsupported: flevel", flevel)) ||
-        (ignored && bw_dbload_count(L, "ignored (.ign2)", ignored)))
-        return bw_err_set(err, "out of memory");
+    if (bw_db_count_run(L, ext, loaded, flevel, ignored, err))
+        return BW_ERR;
     if (list == BW_HLIST_DETECT)
         L->signatures += loaded;
     return BW_OK;

@@ -49,6 +49,20 @@ int bw_db_ignored(const bw_dbload_t *L, const char *name, size_t len);
 /* Name length with a trailing @STATUS tag (sigdb.c rules) removed. */
 size_t bw_sigdb_name_len(const char *name, size_t len);
 
+/* What a hash or .ndb line passes before it is loaded: its optional
+ * minflevel/maxflevel fields f[at], f[at + 1] (present when nf > at), then
+ * the ignore lists by `name`.  BW_OK: load it; BW_DECLINED: skip it (counted
+ * in *flevel or *ignored); BW_ERR: malformed flevel (err set, without the
+ * file:line, which the caller adds). */
+int bw_db_line_skip(const bw_dbload_t *L, const bw_slice_t *f, size_t nf, size_t at,
+                    bw_slice_t name, uint64_t *flevel, uint64_t *ignored, bw_err_t *err);
+
+/* The end of one file's load: `loaded` under the extension in lower case,
+ * then the lines skipped for their flevel and by the ignore lists (each only
+ * when non-zero).  BW_OK, or BW_ERR (out of memory). */
+int bw_db_count_run(bw_dbload_t *L, const char *ext, uint64_t loaded, uint64_t flevel,
+                    uint64_t ignored, bw_err_t *err);
+
 /* Counts every non-blank, non-comment line under kind. */
 int bw_db_count_lines(bw_dbload_t *L, const char *kind, const char *buf, size_t len, bw_err_t *err);
 

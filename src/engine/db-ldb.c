@@ -16,7 +16,6 @@
  * PCRE, byte-compare, macro and fuzzy-image subsignatures, and TDB keys that
  * need executable or container context, make the signature unsupported.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -343,14 +342,8 @@ int bw_db_load_ldb(bw_dbload_t *L, const char *where, const char *ext, const cha
             return bw_err_set(err, "out of memory");
         loaded++;
     }
-    char kind[8];
-    size_t k;
-    for (k = 0; k + 1 < sizeof kind && ext[k]; k++)
-        kind[k] = (char)tolower((unsigned char)ext[k]);
-    kind[k] = '\0';
-    if ((loaded && bw_dbload_count(L, kind, loaded)) ||
-        (ignored && bw_dbload_count(L, "ignored (.ign2)", ignored)))
-        return bw_err_set(err, "out of memory");
+    if (bw_db_count_run(L, ext, loaded, 0, ignored, err))
+        return BW_ERR;
     L->signatures += loaded;
     return BW_OK;
 }

@@ -12,6 +12,7 @@
  * everything else.  A .cvd costs an extra decompression for that; the
  * compiled-database cache makes it a cold-start cost only.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -156,6 +157,42 @@ int bw_db_count_declined(bw_dbload_t *L, const char *prefix, const char *reason)
     char kind[sizeof ((bw_db_count_t *)0)->kind];
     snprintf(kind, sizeof kind, "unsupported: %s%s%s", prefix, article, r);
     return bw_dbload_count(L, kind, 1);
+}
+
+int bw_db_line_skip(const bw_dbload_t *L, const bw_slice_t *f, size_t nf, size_t at,
+                    bw_slice_t name, uint64_t *flevel, uint64_t *ignored, bw_err_t *err)
+{
+    if (nf > at) {
+        bw_slice_t none = {"", 0};
+        int rc = bw_db_flevel(f[at], nf > at + 1 ? f[at + 1] : none, err);
+        if (rc == BW_ERR)
+            return BW_ERR;
+        if (rc == BW_DECLINED) {
+            (*flevel)++;
+            return BW_DECLINED;
+        }
+    }
+    if (bw_db_ignored(L, name.s, name.n)) {
+        (*ignored)++;
+        return BW_DECLINED;
+    }
+    return BW_OK;
+}
+
+int bw_db_count_run(bw_dbload_t *L, const char *ext, uint64_t loaded, uint64_t flevel,
+                    uint64_t ignored, bw_err_t *err)
+{
+    /* the kind is the extension as written in lower case ("HDB" counts as "hdb") */
+    char kind[8];
+    size_t k;
+    for (k = 0; k + 1 < sizeof kind && ext[k]; k++)
+        kind[k] = (char)tolower((unsigned char)ext[k]);
+    kind[k] = '\0';
+    if ((loaded && bw_dbload_count(L, kind, loaded)) ||
+        (flevel && bw_dbload_count(L, "unsupported: flevel", flevel)) ||
+        (ignored && bw_dbload_count(L, "ignored (.ign2)", ignored)))
+        return bw_err_set(err, "out of memory");
+    return BW_OK;
 }
 
 /* ---- counters ------------------------------------------------------------- */

@@ -12,7 +12,6 @@
  * not its raw bytes, so loading them against raw bytes would both miss and
  * false-positive.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,20 +139,11 @@ int bw_db_load_ndb(bw_dbload_t *L, const char *where, const char *ext, const cha
             return bw_err_prefix(err, "%s:%lu", where, r.lineno);
         if (f[3].n == 0)
             return bw_err_set(err, "%s:%lu: empty hex signature", where, r.lineno);
-        if (nf > 4) {
-            bw_slice_t none = {"", 0};
-            int rc = bw_db_flevel(f[4], nf > 5 ? f[5] : none, err);
-            if (rc == BW_ERR)
-                return bw_err_prefix(err, "%s:%lu", where, r.lineno);
-            if (rc == BW_DECLINED) {
-                flevel++;
-                continue;
-            }
-        }
-        if (bw_db_ignored(L, f[0].s, f[0].n)) {
-            ignored++;
+        int skip = bw_db_line_skip(L, f, nf, 4, f[0], &flevel, &ignored, err);
+        if (skip == BW_ERR)
+            return bw_err_prefix(err, "%s:%lu", where, r.lineno);
+        if (skip == BW_DECLINED)
             continue;
-        }
         if (trc == BW_DECLINED) {
             snprintf(kind, sizeof kind, "unsupported: ndb target %u (%s)", target, tname);
             if (bw_dbload_count(L, kind, 1))
@@ -192,14 +182,8 @@ int bw_db_load_ndb(bw_dbload_t *L, const char *where, const char *ext, const cha
         b->is_ldb = 0;
         loaded++;
     }
-    size_t k;
-    for (k = 0; k + 1 < 8 && ext[k]; k++)
-        kind[k] = (char)tolower((unsigned char)ext[k]);
-    kind[k] = '\0';
-    if ((loaded && bw_dbload_count(L, kind, loaded)) ||
-        (flevel && bw_dbload_count(L, "unsupported: flevel", flevel)) ||
-        (ignored && bw_dbload_count(L, "ignored (.ign2)", ignored)))
-        return bw_err_set(err, "out of memory");
+    if (bw_db_count_run(L, ext, loaded, flevel, ignored, err))
+        return BW_ERR;
     L->signatures += loaded;
     return BW_OK;
 }

@@ -75,17 +75,6 @@ typedef struct hexc {
     BW_VEC(uint32_t) alens;     /* scratch: one group's alternative lengths */
 } hexc_t;
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int is_syntax(int c)
 {
     return c == '*' || c == '{' || c == '}' || c == '(' || c == ')' || c == '|' || c == '!' ||
@@ -112,7 +101,7 @@ static int parse_pair(hexc_t *h, size_t i, uint8_t *v, uint8_t *m)
     if (i + 1 >= h->len)
         return bw_err_set(h->err, "byte %zu: odd number of hex digits", i);
     int c2 = (unsigned char)h->hex[i + 1];
-    int x1 = hexval(c1), x2 = hexval(c2);
+    int x1 = bw_hexval(c1), x2 = bw_hexval(c2);
     if (x1 < 0 && c1 != '?')
         return bad_char(h, i);
     if (x2 < 0 && c2 != '?') {

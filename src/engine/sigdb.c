@@ -22,6 +22,7 @@
 
 #include "db-int.h"
 #include "db-load.h"
+#include "sig-hex.h"
 
 static const struct {
     const char *name;
@@ -33,17 +34,6 @@ static const struct {
 };
 
 static int is_tag_char(char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Finds a tag: returns the index of its '@' or len when there is none; sets
  * *word_len to the length of the status word (before any '='). */
@@ -121,7 +111,7 @@ int bw_sigdb_add_meta(bw_sigdb_t *db, const char *name, size_t len, uint32_t *me
             if (boff + hn / 2 > UINT32_MAX || bw_vec_reserve(&db->bytes, hn / 2 + 1))
                 return bw_err_set(err, "out of memory");
             for (size_t i = 0; i < hn; i += 2) {
-                int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+                int hi = bw_hexval(hex[i]), lo = bw_hexval(hex[i + 1]);
                 if (hi < 0 || lo < 0)
                     return bw_err_set(err, "@CURED=HEX: bad hex digit at character %zu", i + 1);
                 db->bytes.v[boff + i / 2] = (uint8_t)(hi << 4 | lo);

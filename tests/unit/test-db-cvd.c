@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "db-test-util.h"
 #include "engine/db-load.h"
 #include "t.h"
 
@@ -59,30 +60,15 @@ static char *make_db(const member_t *m, int gzip, unsigned version, const char *
     return out;
 }
 
-typedef struct fx {
-    bw_sigdb_t db;
-    bw_dbload_t L;
-    bw_err_t err;
-} fx_t;
-
-static void fx_init(fx_t *f)
+/* Loading buf[0..len) as the file `where` fails, naming `want`. */
+static void expect_buf_error(const char *where, const char *ext, const char *buf, size_t len,
+                             const char *want)
 {
-    memset(f, 0, sizeof *f);
-    f->L.db = &f->db;
-}
-
-static void fx_free(fx_t *f)
-{
-    bw_dbload_free(&f->L);
-    bw_sigdb_free(&f->db);
-}
-
-static uint64_t count_of(const bw_dbload_t *L, const char *kind)
-{
-    for (size_t i = 0; i < L->counts.n; i++)
-        if (!strcmp(L->counts.v[i].kind, kind))
-            return L->counts.v[i].count;
-    return 0;
+    fx_t f;
+    fx_init(&f);
+    CHECK_EQ(bw_db_load_buffer(&f.L, where, ext, buf, len, &f.err), BW_ERR);
+    CHECK_CONTAINS(f.err.msg, want);
+    fx_free(&f);
 }
 
 static const member_t good[] = {
@@ -130,30 +116,9 @@ TEST(cvd_loads_members_through_the_right_loaders)
     free(cvd);
 }
 
-static char tmpdir[64];
-
-static void write_bytes(const char *name, const char *buf, size_t len)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    FILE *fp = fopen(p, "wb");
-    if (!fp)
-        return;
-    fwrite(buf, 1, len, fp);
-    fclose(fp);
-}
-
-static void rm_tmpdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    CHECK_EQ(system(cmd), 0);
-}
-
 TEST(cvd_ignore_list_applies_to_other_files_and_versions_take_the_max)
 {
-    strcpy(tmpdir, "/tmp/bw-test-cvd.XXXXXX");
-    CHECK(mkdtemp(tmpdir) != NULL);
+    mk_tmpdir("cvd");
     size_t len, len2;
     char *cvd = make_db(good, 1, 27000, NULL, &len);
     static const member_t older[] = {{"main.hdb", MD5A ":70:Main.Hash\n"}, {NULL, NULL}};
@@ -190,8 +155,7 @@ TEST(only_the_newer_of_cvd_and_cld_is_collected)
 {
     static const member_t m[] = {{"daily.ndb", "Twin.Body:0:*:41424344\n"}, {NULL, NULL}};
     for (int newer_cld = 0; newer_cld < 2; newer_cld++) {
-        strcpy(tmpdir, "/tmp/bw-test-cvd.XXXXXX");
-        CHECK(mkdtemp(tmpdir) != NULL);
+        mk_tmpdir("cvd");
         size_t l1, l2;
         char *cvd = make_db(m, 1, newer_cld ? 10 : 12, NULL, &l1);
         char *cld = make_db(m, 0, newer_cld ? 12 : 10, "00000000000000000000000000000000", &l2);
@@ -249,10 +213,7 @@ TEST(cvd_with_bad_md5_fails)
     free(cvd);
     cvd = make_db(good, 1, 1, NULL, &len);
     cvd[len - 5] ^= 0x40;
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "daily.cvd", "cvd", cvd, len, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "MD5 mismatch");
-    fx_free(&f);
+    expect_buf_error("daily.cvd", "cvd", cvd, len, "MD5 mismatch");
     free(cvd);
 }
 
@@ -262,15 +223,9 @@ TEST(truncated_cvd_fails)
     char *cvd = make_db(good, 1, 1, NULL, &len);
     fx_t f;
     /* header cut */
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "daily.cvd", "cvd", cvd, 100, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "daily.cvd: truncated header");
-    fx_free(&f);
+    expect_buf_error("daily.cvd", "cvd", cvd, 100, "daily.cvd: truncated header");
     /* archive cut: with a stale MD5 the checksum catches it */
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "daily.cvd", "cvd", cvd, len - 40, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "MD5 mismatch");
-    fx_free(&f);
+    expect_buf_error("daily.cvd", "cvd", cvd, len - 40, "MD5 mismatch");
     free(cvd);
     /* a .cld has no usable MD5: the archive reader must catch it */
     static const member_t big[] = {{"x.hdb", MD5A ":1:A\n" MD5A ":2:B\n" MD5A ":3:C\n"},
@@ -284,10 +239,7 @@ TEST(truncated_cvd_fails)
             CHECK_CONTAINS(f.err.msg, "daily.cld");
         fx_free(&f);
     }
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "daily.cld", "cld", cld, 512, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "truncated");
-    fx_free(&f);
+    expect_buf_error("daily.cld", "cld", cld, 512, "truncated");
     free(cld);
     /* plain tar cut in a member's data */
     cld = make_db(big, 0, 1, "00000000000000000000000000000000", &len);
@@ -301,26 +253,19 @@ TEST(truncated_cvd_fails)
 
 TEST(bad_headers_fail)
 {
-    char buf[600];
-    memset(buf, ' ', sizeof buf);
-    memcpy(buf, "NotClamAV:1:2:3", 15);
-    fx_t f;
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "x.cvd", "cvd", buf, sizeof buf, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "x.cvd: not a ClamAV database");
-    fx_free(&f);
-    memset(buf, ' ', sizeof buf);
-    memcpy(buf, "ClamAV-VDB:t:1:3", 16);
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "x.cld", "cld", buf, sizeof buf, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "x.cld: header has");
-    fx_free(&f);
-    memset(buf, ' ', sizeof buf);
-    memcpy(buf, "ClamAV-VDB:t:x:3:4:5:6:7", 24);
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "x.cld", "cld", buf, sizeof buf, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "bad version");
-    fx_free(&f);
+    static const struct {
+        const char *where, *ext, *head, *want;
+    } cases[] = {
+        {"x.cvd", "cvd", "NotClamAV:1:2:3", "x.cvd: not a ClamAV database"},
+        {"x.cld", "cld", "ClamAV-VDB:t:1:3", "x.cld: header has"},
+        {"x.cld", "cld", "ClamAV-VDB:t:x:3:4:5:6:7", "bad version"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[600];
+        memset(buf, ' ', sizeof buf);
+        memcpy(buf, cases[i].head, strlen(cases[i].head));
+        expect_buf_error(cases[i].where, cases[i].ext, buf, sizeof buf, cases[i].want);
+    }
 }
 
 TEST(errors_inside_members_name_the_member_and_line)
@@ -328,11 +273,7 @@ TEST(errors_inside_members_name_the_member_and_line)
     static const member_t bad[] = {{"daily.ndb", "Ok:0:*:41424344\nBroken:0:*\n"}, {NULL, NULL}};
     size_t len;
     char *cvd = make_db(bad, 1, 1, NULL, &len);
-    fx_t f;
-    fx_init(&f);
-    CHECK_EQ(bw_db_load_buffer(&f.L, "daily.cvd", "cvd", cvd, len, &f.err), BW_ERR);
-    CHECK_CONTAINS(f.err.msg, "daily.cvd:daily.ndb:2:");
-    fx_free(&f);
+    expect_buf_error("daily.cvd", "cvd", cvd, len, "daily.cvd:daily.ndb:2:");
     free(cvd);
 }
 

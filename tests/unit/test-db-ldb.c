@@ -4,45 +4,9 @@
  * fills in are checked (bsig range, owner, subsig, offsets, target, fsize). */
 #include <stdint.h>
 
+#include "db-test-util.h"
 #include "engine/db-load.h"
 #include "t.h"
-
-typedef struct fx {
-    bw_sigdb_t db;
-    bw_dbload_t L;
-    bw_err_t err;
-} fx_t;
-
-static void fx_init(fx_t *f)
-{
-    memset(f, 0, sizeof *f);
-    f->L.db = &f->db;
-}
-
-static void fx_free(fx_t *f)
-{
-    bw_dbload_free(&f->L);
-    bw_sigdb_free(&f->db);
-}
-
-static int load(fx_t *f, const char *ext, const char *text)
-{
-    f->err.msg[0] = '\0';
-    char where[16];
-    snprintf(where, sizeof where, "t.%s", ext);
-    int rc = bw_db_load_buffer(&f->L, where, ext, text, strlen(text), &f->err);
-    if (rc == BW_ERR)
-        fprintf(stderr, "  load: %s\n", f->err.msg);
-    return rc;
-}
-
-static uint64_t count_of(const bw_dbload_t *L, const char *kind)
-{
-    for (size_t i = 0; i < L->counts.n; i++)
-        if (!strcmp(L->counts.v[i].kind, kind))
-            return L->counts.v[i].count;
-    return 0;
-}
 
 TEST(valid_ldb_fills_ldb_and_consecutive_bsigs)
 {
@@ -173,11 +137,7 @@ TEST(declined_subsig_rolls_back_everything)
     CHECK_EQ(f.db.strings.n, strings);
     CHECK_EQ(f.db.metas.n, 1);
     CHECK_EQ(count_of(&f.L, "ldb"), 1);
-    uint64_t unsup = 0;
-    for (size_t i = 0; i < f.L.counts.n; i++)
-        if (!strncmp(f.L.counts.v[i].kind, "unsupported: ", 13))
-            unsup += f.L.counts.v[i].count;
-    CHECK_EQ(unsup, 1);
+    CHECK_EQ(count_prefix(&f.L, "unsupported: "), 1);
     /* and the next signature still gets consecutive bsigs */
     CHECK_EQ(load(&f, "ldb", "Next;Target:0;0&1;43434343;44444444\n"), BW_OK);
     CHECK_EQ(f.db.ldbs.n, 2);
@@ -201,46 +161,32 @@ TEST(ignored_ldb_is_skipped)
     fx_free(&f);
 }
 
-static void expect_error(const char *text, const char *where, const char *what)
-{
-    fx_t f;
-    fx_init(&f);
-    f.err.msg[0] = '\0';
-    int rc = bw_db_load_buffer(&f.L, "t.ldb", "ldb", text, strlen(text), &f.err);
-    if (rc != BW_ERR)
-        fprintf(stderr, "  expected an error for: %s", text);
-    CHECK_EQ(rc, BW_ERR);
-    CHECK_CONTAINS(f.err.msg, where);
-    CHECK_CONTAINS(f.err.msg, what);
-    fx_free(&f);
-}
-
 TEST(ldb_errors_name_file_and_line)
 {
-    expect_error("A;Target:0;0\n", "t.ldb:1:", "fields");
-    expect_error(";Target:0;0;41414141\n", "t.ldb:1:", "empty signature name");
-    expect_error("A;Target:0;;41414141\n", "t.ldb:1:", "empty logical expression");
-    expect_error("A;Target:x;0;41414141\n", "t.ldb:1:", "bad target type");
-    expect_error("A;Engine:x-3,Target:0;0;41414141\n", "t.ldb:1:", "bad Engine range");
-    expect_error("A;Engine:9-3,Target:0;0;41414141\n", "t.ldb:1:", "bad Engine range");
-    expect_error("A;Target:0,FileSize:a;0;41414141\n", "t.ldb:1:", "bad FileSize range");
-    expect_error("A;Target:0,Bogus:1;0;41414141\n", "t.ldb:1:", "unknown target description key");
-    expect_error("A;Target;0;41414141\n", "t.ldb:1:", "Key:Value");
-    expect_error("A;Target:0;0&1;41414141;\n", "t.ldb:1:", "subsignature 1 is empty");
-    expect_error("A;Target:0;0;41414141::x\n", "t.ldb:1: subsignature 0", "modifier 'x'");
-    expect_error("A;Target:0;0;41414141::\n", "t.ldb:1: subsignature 0", "modifier");
-    expect_error("A;Target:0;0;1:2:41414141\n", "t.ldb:1: subsignature 0", "':'");
-    expect_error("A;Target:0;0;EOF+1:41414141\n", "t.ldb:1: subsignature 0", "bad offset");
-    expect_error("A;Target:0;0;10:\n", "t.ldb:1: subsignature 0", "empty hex");
-    expect_error("#\nA;Target:0;0;4141zz41\n", "t.ldb:2: subsignature 0: hex signature", "byte");
-    expect_error("A;Target:0;0&5;41414141;42424242\n", "t.ldb:1:", "logical expression");
-    expect_error("A@NOPE;Target:0;0;41414141\n", "t.ldb:1:", "unknown status tag");
+    expect_error("ldb", "A;Target:0;0\n", "t.ldb:1:", "fields");
+    expect_error("ldb", ";Target:0;0;41414141\n", "t.ldb:1:", "empty signature name");
+    expect_error("ldb", "A;Target:0;;41414141\n", "t.ldb:1:", "empty logical expression");
+    expect_error("ldb", "A;Target:x;0;41414141\n", "t.ldb:1:", "bad target type");
+    expect_error("ldb", "A;Engine:x-3,Target:0;0;41414141\n", "t.ldb:1:", "bad Engine range");
+    expect_error("ldb", "A;Engine:9-3,Target:0;0;41414141\n", "t.ldb:1:", "bad Engine range");
+    expect_error("ldb", "A;Target:0,FileSize:a;0;41414141\n", "t.ldb:1:", "bad FileSize range");
+    expect_error("ldb", "A;Target:0,Bogus:1;0;41414141\n", "t.ldb:1:", "unknown target description key");
+    expect_error("ldb", "A;Target;0;41414141\n", "t.ldb:1:", "Key:Value");
+    expect_error("ldb", "A;Target:0;0&1;41414141;\n", "t.ldb:1:", "subsignature 1 is empty");
+    expect_error("ldb", "A;Target:0;0;41414141::x\n", "t.ldb:1: subsignature 0", "modifier 'x'");
+    expect_error("ldb", "A;Target:0;0;41414141::\n", "t.ldb:1: subsignature 0", "modifier");
+    expect_error("ldb", "A;Target:0;0;1:2:41414141\n", "t.ldb:1: subsignature 0", "':'");
+    expect_error("ldb", "A;Target:0;0;EOF+1:41414141\n", "t.ldb:1: subsignature 0", "bad offset");
+    expect_error("ldb", "A;Target:0;0;10:\n", "t.ldb:1: subsignature 0", "empty hex");
+    expect_error("ldb", "#\nA;Target:0;0;4141zz41\n", "t.ldb:2: subsignature 0: hex signature", "byte");
+    expect_error("ldb", "A;Target:0;0&5;41414141;42424242\n", "t.ldb:1:", "logical expression");
+    expect_error("ldb", "A@NOPE;Target:0;0;41414141\n", "t.ldb:1:", "unknown status tag");
     /* 65 subsignatures */
     char line[2048] = "A;Target:0;0";
     for (int i = 0; i < 65; i++)
         strcat(line, ";41414141");
     strcat(line, "\n");
-    expect_error(line, "t.ldb:1:", "too many subsignatures (65, at most 64)");
+    expect_error("ldb", line, "t.ldb:1:", "too many subsignatures (65, at most 64)");
 }
 
 TEST(sixty_four_subsignatures_load)

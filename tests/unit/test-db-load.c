@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db-test-util.h"
 #include "engine/db-load.h"
 #include "t.h"
 
@@ -13,38 +14,6 @@
 #define MD5B "0123456789abcdef0123456789ABCDEF"
 #define SHA1A "3395856ce81f2b7382dee72602f798b642f14140"
 #define SHA256A "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
-
-typedef struct fx {
-    bw_sigdb_t db;
-    bw_dbload_t L;
-    bw_err_t err;
-} fx_t;
-
-static void fx_init(fx_t *f)
-{
-    memset(f, 0, sizeof *f);
-    f->L.db = &f->db;
-}
-
-static void fx_free(fx_t *f)
-{
-    bw_dbload_free(&f->L);
-    bw_sigdb_free(&f->db);
-}
-
-static int load(fx_t *f, const char *where, const char *ext, const char *text)
-{
-    f->err.msg[0] = '\0';
-    return bw_db_load_buffer(&f->L, where, ext, text, strlen(text), &f->err);
-}
-
-static uint64_t count_of(const bw_dbload_t *L, const char *kind)
-{
-    for (size_t i = 0; i < L->counts.n; i++)
-        if (!strcmp(L->counts.v[i].kind, kind))
-            return L->counts.v[i].count;
-    return 0;
-}
 
 static void hex2bin(const char *hex, uint8_t *out)
 {
@@ -70,7 +39,7 @@ TEST(hdb_valid_lines_load_and_are_found)
                        "   \n"
                        MD5B ":*:Any.Size\n"
                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:0:Empty.File"; /* no final newline */
-    CHECK_EQ(load(&f, "t.hdb", "hdb", text), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hdb", "hdb", text), BW_OK);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_MD5].n, 3);
     CHECK_EQ(count_of(&f.L, "hdb"), 3);
     CHECK_EQ(f.L.signatures, 3);
@@ -100,7 +69,7 @@ TEST(hsb_picks_kind_by_length)
 {
     fx_t f;
     fx_init(&f);
-    CHECK_EQ(load(&f, "t.hsb", "hsb", SHA1A ":10:S1\n" SHA256A ":20:S256\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hsb", "hsb", SHA1A ":10:S1\n" SHA256A ":20:S256\n"), BW_OK);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_SHA1].n, 1);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_SHA256].n, 1);
     CHECK_EQ(count_of(&f.L, "hsb"), 2);
@@ -124,7 +93,7 @@ TEST(hdb_with_sha256_loads_like_clamav)
      * the digest length in every hash file */
     fx_t f;
     fx_init(&f);
-    CHECK_EQ(load(&f, "clamav.hdb", "hdb",
+    CHECK_EQ(load_at(&f, "clamav.hdb", "hdb",
                   "71e7b604d18aefd839e51a39c88df8383bb4c071dc31f87f00a2b5df580d4495:544:"
                   "ClamAV-Test-File\n"),
              BW_OK);
@@ -137,8 +106,8 @@ TEST(fp_and_sfp_go_to_the_allow_list)
 {
     fx_t f;
     fx_init(&f);
-    CHECK_EQ(load(&f, "t.fp", "fp", MD5A ":68:Clean.Thing\n"), BW_OK);
-    CHECK_EQ(load(&f, "t.sfp", "sfp", SHA256A ":20:Clean.Other\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.fp", "fp", MD5A ":68:Clean.Thing\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.sfp", "sfp", SHA256A ":20:Clean.Other\n"), BW_OK);
     CHECK_EQ(f.db.hashes[BW_HLIST_ALLOW][BW_HASH_MD5].n, 1);
     CHECK_EQ(f.db.hashes[BW_HLIST_ALLOW][BW_HASH_SHA256].n, 1);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_MD5].n, 0);
@@ -152,28 +121,13 @@ TEST(hdu_hsu_count_under_their_own_kind)
 {
     fx_t f;
     fx_init(&f);
-    CHECK_EQ(load(&f, "t.hdu", "hdu", MD5A ":68:PUA.X\n"), BW_OK);
-    CHECK_EQ(load(&f, "t.hsu", "HSU", SHA1A ":68:PUA.Y\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hdu", "hdu", MD5A ":68:PUA.X\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hsu", "HSU", SHA1A ":68:PUA.Y\n"), BW_OK);
     CHECK_EQ(count_of(&f.L, "hdu"), 1);
     CHECK_EQ(count_of(&f.L, "hsu"), 1);
     CHECK_EQ(count_of(&f.L, "hdb"), 0);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_MD5].n, 1);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_SHA1].n, 1);
-    fx_free(&f);
-}
-
-static void expect_error(const char *ext, const char *text, const char *where, const char *what)
-{
-    fx_t f;
-    fx_init(&f);
-    char w[32];
-    snprintf(w, sizeof w, "t.%s", ext);
-    int rc = load(&f, w, ext, text);
-    if (rc != BW_ERR)
-        fprintf(stderr, "  expected an error for: %s\n", text);
-    CHECK_EQ(rc, BW_ERR);
-    CHECK_CONTAINS(f.err.msg, where);
-    CHECK_CONTAINS(f.err.msg, what);
     fx_free(&f);
 }
 
@@ -203,7 +157,7 @@ TEST(flevel_range_outside_is_counted_not_loaded)
                        MD5A ":3:Out.Max:1:50\n"
                        MD5A ":4:Out.Min:300\n"
                        MD5A ":5:Empty.Max:50:\n";
-    CHECK_EQ(load(&f, "t.hdb", "hdb", text), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hdb", "hdb", text), BW_OK);
     CHECK_EQ(count_of(&f.L, "hdb"), 3);
     CHECK_EQ(count_of(&f.L, "unsupported: flevel"), 2);
     CHECK_EQ(f.db.hashes[BW_HLIST_DETECT][BW_HASH_MD5].n, 3);
@@ -218,7 +172,7 @@ TEST(status_tags_set_status_and_strip_the_name)
                        MD5A ":2:Eicar-Cure@CURED=43555245\n"
                        MD5A ":3:Phish.mail@example.com\n"
                        MD5A ":4:Plain\n";
-    CHECK_EQ(load(&f, "t.hdb", "hdb", text), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hdb", "hdb", text), BW_OK);
     CHECK_EQ(f.db.metas.n, 4);
     if (f.db.metas.n == 4) {
         CHECK_STR(meta_name(&f.db, 0), "Eicar-Susp");
@@ -264,15 +218,15 @@ TEST(ign2_skips_named_signatures_and_counts_them)
 {
     fx_t f;
     fx_init(&f);
-    CHECK_EQ(load(&f, "x.ign2", "ign2", "Bad.Sig\nOther.Sig:" MD5A "\n# c\n"), BW_OK);
-    CHECK_EQ(load(&f, "x.ign", "ign", "daily.ndb:12:Old.Style\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "x.ign2", "ign2", "Bad.Sig\nOther.Sig:" MD5A "\n# c\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "x.ign", "ign", "daily.ndb:12:Old.Style\n"), BW_OK);
     CHECK_EQ(f.L.ignored.n, 3);
     const char *text = MD5A ":1:Bad.Sig\n"
                        MD5A ":2:Other.Sig@WARNING\n"
                        MD5A ":3:Old.Style\n"
                        MD5A ":4:Bad.Sig.Longer\n"
                        MD5A ":5:Bad.Si\n";
-    CHECK_EQ(load(&f, "t.hdb", "hdb", text), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hdb", "hdb", text), BW_OK);
     CHECK_EQ(count_of(&f.L, "ignored (.ign2)"), 3);
     CHECK_EQ(count_of(&f.L, "hdb"), 2);
     CHECK_EQ(f.db.metas.n, 2);
@@ -289,16 +243,16 @@ TEST(unsupported_extensions_are_counted_by_line)
 {
     fx_t f;
     fx_init(&f);
-    CHECK_EQ(load(&f, "t.mdb", "mdb", "1024:" MD5A ":Sec.A\n#c\n2048:" MD5A ":Sec.B\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.mdb", "mdb", "1024:" MD5A ":Sec.A\n#c\n2048:" MD5A ":Sec.B\n"), BW_OK);
     CHECK_EQ(count_of(&f.L, "unsupported: mdb (PE section hashes)"), 2);
-    CHECK_EQ(load(&f, "t.msb", "msb", "1024:" SHA1A ":Sec.A\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.msb", "msb", "1024:" SHA1A ":Sec.A\n"), BW_OK);
     CHECK_EQ(count_of(&f.L, "unsupported: msb (PE section hashes)"), 1);
-    CHECK_EQ(load(&f, "t.yara", "yara", "rule a { condition: true }\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.yara", "yara", "rule a { condition: true }\n"), BW_OK);
     CHECK_EQ(count_of(&f.L, "unsupported: yara (YARA rules)"), 1);
-    CHECK_EQ(load(&f, "t.gdb", "gdb", "x\ny\n"), BW_OK);
+    CHECK_EQ(load_at(&f, "t.gdb", "gdb", "x\ny\n"), BW_OK);
     CHECK_EQ(count_of(&f.L, "unsupported: gdb"), 2);
     CHECK_EQ(f.L.signatures, 0);
-    CHECK_EQ(load(&f, "t.txt", "txt", "x\n"), BW_ERR);
+    CHECK_EQ(load_at(&f, "t.txt", "txt", "x\n"), BW_ERR);
     CHECK_CONTAINS(f.err.msg, "t.txt: unknown database type");
     fx_free(&f);
 }
@@ -325,7 +279,7 @@ TEST(long_lines_and_names_load)
     memcpy(text, MD5A ":1:", 35);
     memset(text + 35, 'N', n);
     strcpy(text + 35 + n, "\n");
-    CHECK_EQ(load(&f, "t.hdb", "hdb", text), BW_OK);
+    CHECK_EQ(load_at(&f, "t.hdb", "hdb", text), BW_OK);
     CHECK_EQ(f.db.metas.n, 1);
     if (f.db.metas.n == 1)
         CHECK_EQ(strlen(meta_name(&f.db, 0)), n);
@@ -359,35 +313,9 @@ TEST(many_hash_lines_load_quickly)
 
 /* ---- files and directories ---- */
 
-static char tmpdir[64];
-
-static void write_file(const char *name, const char *text)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    FILE *fp = fopen(p, "wb");
-    if (!fp)
-        return;
-    fputs(text, fp);
-    fclose(fp);
-}
-
-static void mk_tmpdir(void)
-{
-    strcpy(tmpdir, "/tmp/bw-test-db.XXXXXX");
-    CHECK(mkdtemp(tmpdir) != NULL);
-}
-
-static void rm_tmpdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    CHECK_EQ(system(cmd), 0);
-}
-
 TEST(collect_sorts_and_skips_unknown_files)
 {
-    mk_tmpdir();
+    mk_tmpdir("db");
     write_file("b.hdb", MD5A ":68:B\n");
     write_file("a.ndb", "");
     write_file("README", "hello\n");
@@ -430,7 +358,7 @@ TEST(collect_sorts_and_skips_unknown_files)
 
 TEST(load_files_applies_ignore_lists_first)
 {
-    mk_tmpdir();
+    mk_tmpdir("db");
     write_file("a.hdb", MD5A ":68:Bad.Sig\n" MD5A ":69:Good.Sig\n");
     write_file("z.ign2", "Bad.Sig\n");
     bw_dbfiles_t files = {0};
@@ -459,7 +387,7 @@ TEST(load_files_applies_ignore_lists_first)
 
 TEST(empty_file_loads_nothing)
 {
-    mk_tmpdir();
+    mk_tmpdir("db");
     write_file("e.hdb", "");
     bw_dbfiles_t files = {0};
     fx_t f;
@@ -476,7 +404,7 @@ TEST(empty_file_loads_nothing)
 
 TEST(source_hash_follows_content)
 {
-    mk_tmpdir();
+    mk_tmpdir("db");
     write_file("a.hdb", MD5A ":68:A\n");
     write_file("b.ndb", "Sig:0:*:41424344\n");
     bw_dbfiles_t files = {0};

@@ -3,54 +3,9 @@
  * only look at the fields the loader fills in (offset, target, owner). */
 #include <stdint.h>
 
+#include "db-test-util.h"
 #include "engine/db-load.h"
 #include "t.h"
-
-typedef struct fx {
-    bw_sigdb_t db;
-    bw_dbload_t L;
-    bw_err_t err;
-} fx_t;
-
-static void fx_init(fx_t *f)
-{
-    memset(f, 0, sizeof *f);
-    f->L.db = &f->db;
-}
-
-static void fx_free(fx_t *f)
-{
-    bw_dbload_free(&f->L);
-    bw_sigdb_free(&f->db);
-}
-
-static int load(fx_t *f, const char *ext, const char *text)
-{
-    f->err.msg[0] = '\0';
-    char where[16];
-    snprintf(where, sizeof where, "t.%s", ext);
-    int rc = bw_db_load_buffer(&f->L, where, ext, text, strlen(text), &f->err);
-    if (rc == BW_ERR)
-        fprintf(stderr, "  load: %s\n", f->err.msg);
-    return rc;
-}
-
-static uint64_t count_of(const bw_dbload_t *L, const char *kind)
-{
-    for (size_t i = 0; i < L->counts.n; i++)
-        if (!strcmp(L->counts.v[i].kind, kind))
-            return L->counts.v[i].count;
-    return 0;
-}
-
-static uint64_t count_prefix(const bw_dbload_t *L, const char *prefix)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < L->counts.n; i++)
-        if (!strncmp(L->counts.v[i].kind, prefix, strlen(prefix)))
-            n += L->counts.v[i].count;
-    return n;
-}
 
 static const char *bsig_name(const bw_sigdb_t *db, size_t i)
 {
@@ -151,39 +106,25 @@ TEST(unsupported_offsets_are_counted)
     fx_free(&f);
 }
 
-static void expect_error(const char *text, const char *where, const char *what)
-{
-    fx_t f;
-    fx_init(&f);
-    f.err.msg[0] = '\0';
-    int rc = bw_db_load_buffer(&f.L, "t.ndb", "ndb", text, strlen(text), &f.err);
-    if (rc != BW_ERR)
-        fprintf(stderr, "  expected an error for: %s", text);
-    CHECK_EQ(rc, BW_ERR);
-    CHECK_CONTAINS(f.err.msg, where);
-    CHECK_CONTAINS(f.err.msg, what);
-    fx_free(&f);
-}
-
 TEST(ndb_errors_name_file_and_line)
 {
-    expect_error("A:0:*\n", "t.ndb:1:", "fields");
-    expect_error("A:0:*:4142:1:2:3\n", "t.ndb:1:", "fields");
-    expect_error("A:0:*:41424344\n:0:*:41424344\n", "t.ndb:2:", "empty signature name");
-    expect_error("A:x:*:41424344\n", "t.ndb:1:", "bad target type");
-    expect_error("A:-1:*:41424344\n", "t.ndb:1:", "bad target type");
-    expect_error("A:0:EOF+3:41424344\n", "t.ndb:1:", "bad offset");
-    expect_error("A:0:abc:41424344\n", "t.ndb:1:", "bad offset");
-    expect_error("A:0:10,x:41424344\n", "t.ndb:1:", "shift");
-    expect_error("A:0:1,2,3:41424344\n", "t.ndb:1:", "bad offset");
-    expect_error("A:0:*,5:41424344\n", "t.ndb:1:", "bad offset");
-    expect_error("A:0:99999999999:41424344\n", "t.ndb:1:", "offset too large");
-    expect_error("A:0:EP+x:41424344\n", "t.ndb:1:", "bad offset");
-    expect_error("A:0:*:\n", "t.ndb:1:", "empty hex signature");
-    expect_error("A:0:*:41424344:zz\n", "t.ndb:1:", "functionality level");
-    expect_error("#\n\nA:0:*:4142zz44\n", "t.ndb:3: hex signature", "byte");
-    expect_error("A@NOSUCH:0:*:41424344\n", "t.ndb:1:", "unknown status tag");
-    expect_error("A\x7f:0:*:41424344\n", "t.ndb:1:", "control character");
+    expect_error("ndb", "A:0:*\n", "t.ndb:1:", "fields");
+    expect_error("ndb", "A:0:*:4142:1:2:3\n", "t.ndb:1:", "fields");
+    expect_error("ndb", "A:0:*:41424344\n:0:*:41424344\n", "t.ndb:2:", "empty signature name");
+    expect_error("ndb", "A:x:*:41424344\n", "t.ndb:1:", "bad target type");
+    expect_error("ndb", "A:-1:*:41424344\n", "t.ndb:1:", "bad target type");
+    expect_error("ndb", "A:0:EOF+3:41424344\n", "t.ndb:1:", "bad offset");
+    expect_error("ndb", "A:0:abc:41424344\n", "t.ndb:1:", "bad offset");
+    expect_error("ndb", "A:0:10,x:41424344\n", "t.ndb:1:", "shift");
+    expect_error("ndb", "A:0:1,2,3:41424344\n", "t.ndb:1:", "bad offset");
+    expect_error("ndb", "A:0:*,5:41424344\n", "t.ndb:1:", "bad offset");
+    expect_error("ndb", "A:0:99999999999:41424344\n", "t.ndb:1:", "offset too large");
+    expect_error("ndb", "A:0:EP+x:41424344\n", "t.ndb:1:", "bad offset");
+    expect_error("ndb", "A:0:*:\n", "t.ndb:1:", "empty hex signature");
+    expect_error("ndb", "A:0:*:41424344:zz\n", "t.ndb:1:", "functionality level");
+    expect_error("ndb", "#\n\nA:0:*:4142zz44\n", "t.ndb:3: hex signature", "byte");
+    expect_error("ndb", "A@NOSUCH:0:*:41424344\n", "t.ndb:1:", "unknown status tag");
+    expect_error("ndb", "A\x7f:0:*:41424344\n", "t.ndb:1:", "control character");
 }
 
 TEST(declined_hex_is_counted_not_loaded)

@@ -5,46 +5,12 @@
  * arrived).  Inputs sit at the end of a page followed by an inaccessible
  * page, so any read past the input faults. */
 #include <stdint.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "bulwark/bulwark.h"
 #include "icap/http-parse.h"
 #include "icap/icap-parse.h"
+#include "guard.h"
 #include "t.h"
-
-/* ---- guard-page copies ---- */
-
-static char *g_map;
-static size_t g_maplen;
-
-static void guard_free(void)
-{
-    if (g_map)
-        munmap(g_map, g_maplen);
-    g_map = NULL;
-}
-
-static const char *guard(const void *s, size_t n)
-{
-    guard_free();
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t dp = n ? (n + pg - 1) / pg : 1;
-    g_maplen = (dp + 1) * pg;
-    g_map = mmap(NULL, g_maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g_map == MAP_FAILED) {
-        perror("mmap");
-        exit(2);
-    }
-    if (mprotect(g_map + dp * pg, pg, PROT_NONE)) {
-        perror("mprotect");
-        exit(2);
-    }
-    char *p = g_map + dp * pg - n;
-    if (n)
-        memcpy(p, s, n);
-    return p;
-}
 
 static bw_icap_req_t REQ;
 static bw_icap_perr_t ERR;
