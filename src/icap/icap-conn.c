@@ -636,7 +636,13 @@ static void stream_progress(conn_t *c)
     if (!may_stall(c) && !(c->early && c->state == ST_BODY && !bw_icap_body_decided(c->body)))
         return;
     if (ic->answer_mode == BW_ANSWER_COMPLETE) {
-        if (!c->early)
+        /* A client that offered 206 keeps the body it sent for it, and Squid
+         * stops at 64 KiB and does not always resume if the answer starts
+         * only once it has stopped: start it before.  Any other client gets
+         * the whole verdict unless it stalls (the timer). */
+        if (!c->early && (c->allow & BW_ICAP_ALLOW_206) && c->body_bytes >= EARLY_BYTES)
+            send_early_head(c);
+        else if (!c->early)
             uv_timer_start(&c->stall, on_stall, STALL_MS, 0);
         return;
     }
