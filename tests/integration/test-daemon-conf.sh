@@ -66,3 +66,45 @@ PY
 else
     ok "IPv4 and IPv6 listeners both answer OPTIONS # SKIP no IPv6 loopback on this machine"
 fi
+
+# A worker that dies is logged with its signal and replaced; SIGHUP reopens
+# the report log (logrotate moves the file, then signals).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 127.0.0.1:%s\n[icapserver.process]\nMaxChildren = 1\n[icapserver.report]\nReportFileName = %s/report.log\n' \
+    "$ROOT/db/test" "$port" "$TMP" > "$TMP/sup.conf"
+"$BWD" -c "$TMP/sup.conf" -f > "$TMP/sup.log" 2>&1 &
+sup=$!
+eicar_req() {
+    python3 - "$port" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+body = b'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+req = b"GET http://origin.test/e.com HTTP/1.1\r\nHost: origin.test\r\n\r\n"
+res = b"HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n"
+msg = (b"RESPMOD icap://x/av/respmod ICAP/1.0\r\nHost: x\r\nAllow: 204\r\n"
+       b"Encapsulated: req-hdr=0, res-hdr=%d, res-body=%d\r\n\r\n" % (len(req), len(req) + len(res))
+       + req + res + b"44\r\n" + body + b"\r\n0\r\n\r\n")
+for _ in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        break
+    except OSError:
+        time.sleep(0.05)
+s.sendall(msg)
+print(s.recv(40).split(b"\r\n")[0].decode())
+PY
+}
+expect_eq "supervised worker answers" "$(eicar_req)" "ICAP/1.0 200 OK"
+worker=$(pgrep -P "$sup" | head -1)
+kill -KILL "$worker"
+sleep 1.5
+expect_match "a killed worker is logged with its signal" "$(cat "$TMP/sup.log")" "worker 0 \(pid $worker\) killed by signal 9"
+expect_eq "the replacement worker answers" "$(eicar_req)" "ICAP/1.0 200 OK"
+mv "$TMP/report.log" "$TMP/report.log.1"
+kill -HUP "$sup"
+sleep 0.5
+eicar_req > /dev/null
+sleep 0.3
+check "SIGHUP reopens the report log (a new file gets the next line)" grep -q "EICAR-Test-File" "$TMP/report.log"
+kill -TERM "$sup"; wait "$sup"; rc=$?
+expect_eq "bulwarkd exits 0 on SIGTERM after a restart" "$rc" 0
