@@ -18,6 +18,7 @@ OPT := -O2
 endif
 
 CC ?= cc
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PKGS := libhs libarchive libcrypto zlib libzstd libbrotlidec inih libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -71,7 +72,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBBW)
 # The main job: bulwarkd in the foreground with conf/bulwark.conf (the bundled
 # test database, ICAP on 127.0.0.1:1344).  `make demo` is the scan demo.
 run: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@echo "bulwarkd on icap://127.0.0.1:1344/av/respmod and /av/reqmod (Ctrl-C stops it)"
 	exec $(BUILD)/bulwarkd -c conf/bulwark.conf -f
 
@@ -80,14 +81,14 @@ demo: deps
 	@scripts/demo-scan.sh $(BUILD)
 
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@$(MAKE) --no-print-directory fuzz-build
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
 
 # Fuzzers are built with clang (libFuzzer) and ASan into their own directory.
 FUZZ_BUILD := build-fuzz
 fuzz-build:
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SAN=0 \
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(FUZZ_BUILD) CC=clang SAN=0 \
 	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	  $(FUZZ_BUILD)/libbulwark.a
 	@mkdir -p $(FUZZ_BUILD)/fuzz
