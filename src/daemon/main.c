@@ -86,6 +86,8 @@ int main(int argc, char **argv)
         int fd = bw_listen_open(BW_CONF_LIST_AT(&d.dc->listen, char *, i), &err);
         if (fd < 0) {
             fprintf(stderr, "bulwarkd: %s: %s\n", conf_path, err.msg);
+            bw_engine_unref(d.engine);
+            bw_conf_free(st);
             return 2;
         }
         close(fd);

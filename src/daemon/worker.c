@@ -134,8 +134,16 @@ int bw_worker_run(const bw_daemon_t *d, int index)
     uv_signal_start(&w->sigint, on_sigterm, SIGINT);
     uv_signal_start(&w->sighup, on_sighup, SIGHUP);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* Drained: close what is left so the loop and w can go. */
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+    uv_close((uv_handle_t *)&w->sighup, NULL);
+    uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&w->loop) == 0 ? 0 : 1;
     if (w->env.report)
         fclose(w->env.report);
     bw_icap_env_free(&w->env);
-    return 0;
+    free(w);
+    return rc;
 }
