@@ -7,10 +7,10 @@
  * this file never parses bytes itself.
  *
  * Lifetimes: a connection owns its buffers, its body pipeline and its raw
- * spool.  It is freed only when both libuv handles are closed, no write is
+ * spool.  It is freed only when its three libuv handles are closed, no write is
  * in flight and no thread-pool job holds it.
  */
-#include "icap/icap-conn.h"
+#include "icap/icap-conn-t.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,72 +22,10 @@
 #include "icap/icap-body.h"
 #include "icap/icap-parse.h"
 
-#define ECHO_BLOCK (256u * 1024u)
-/* A client that cannot keep its own copy of a body (no Allow: 204) stops
- * sending it once its buffer is full until the answer starts: Squid holds
- * 64 KiB for a possible 206.  Past this many bytes the answer's head goes
- * out early and the body is echoed (partial mode) or held (complete mode). */
-#define EARLY_BYTES (32u * 1024u)
-#define WRITE_QUEUE_MAX (1u << 20)
-#define STALL_MS 100
-
-enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_WORK, ST_WRITE };
-
-typedef struct conn {
-    uv_tcp_t tcp; /* first: the handle's data is the conn */
-    uv_timer_t timer;
-    uv_timer_t stall;   /* complete mode: starts the answer when the client stalls */
-    uv_work_t work;
-    bw_icap_worker_t *w;
-    int handles, writes, working, closing, reading;
-    enum conn_state state;
-    bw_buf_t in;
-    size_t last_len;
-    char peer[64];
-
-    /* the request being served */
-    bw_icap_method_t method;
-    bw_icap_svc_t svc;
-    unsigned allow;
-    int has_preview, client_close, body_kind;
-    bw_icap_encap_t encap;
-    char client_ip[64], user[128], url[2048];
-    bw_buf_t hdrs;
-    bw_http_msg_t reqmsg, resmsg;
-    int has_req, has_res;
-    bw_icap_chunk_t chunk;
-    int sent_100;
-    bw_icap_body_t *body;
-    int body_done;          /* the scan needs no more bytes */
-    bw_spool_t raw;
-    int keep_raw;
-    uint64_t body_bytes;
-    int too_large;
-    bw_verdict_t verdict;
-    uint64_t t_start;
-
-    /* output */
-    bw_buf_t out;
-    int echo_active;
-    uint64_t echo_off;
-    int close_after;
-    int early;          /* the answer's head went out before the verdict */
-    uint64_t echo_sent; /* raw bytes already echoed in partial mode */
-    int paused;         /* reading stopped until the write queue drains */
-} conn_t;
-
-typedef struct wreq {
-    uv_write_t req;
-    bw_buf_t buf;
-    conn_t *c;
-} wreq_t;
-
 static void process_input(conn_t *c);
-static void conn_close(conn_t *c);
 static void start_reading(conn_t *c);
-static void on_timeout(uv_timer_t *t);
 
-static uint64_t now_ms(void)
+uint64_t bw_conn_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -102,56 +40,6 @@ static void copy_str(char *dst, size_t cap, bw_icap_str_t s)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
             dst[i] = '?';
-}
-
-/* Squid sends X-Client-Username base64-encoded when icap_client_username_encode
- * is on.  A value that is valid base64 of printable text is decoded; anything
- * else is taken as the plain name. */
-static void maybe_base64(char *s)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s);
-    if (n < 4 || n % 4)
-        return;
-    char out[128];
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        for (int k = 0; k < 4; k++) {
-            const char *p = s[i + k] == '=' ? NULL : strchr(tab, s[i + k]);
-            if (s[i + k] == '=' && i + 4 == n && k >= 2)
-                v[k] = -1;
-            else if (!p || !s[i + k])
-                return;
-            else
-                v[k] = (int)(p - tab);
-        }
-        if (v[2] < 0 && v[3] >= 0)
-            return;
-        unsigned bits = ((unsigned)v[0] << 18) | ((unsigned)v[1] << 12) |
-                        ((unsigned)(v[2] < 0 ? 0 : v[2]) << 6) | (unsigned)(v[3] < 0 ? 0 : v[3]);
-        int nb = v[2] < 0 ? 1 : v[3] < 0 ? 2 : 3;
-        for (int k = 0; k < nb; k++) {
-            unsigned char ch = (unsigned char)(bits >> (16 - 8 * k));
-            if (ch < 0x20 || ch == 0x7f || o + 1 >= sizeof out)
-                return;
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = 0;
-    memcpy(s, out, o + 1);
-}
-
-static void bw_log_conn(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bw_log_conn(conn_t *c, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "bulwarkd: %s %s: %s\n", bw_icap_method_name(c->method),
-            c->url[0] ? c->url : "-", msg);
 }
 
 /* ---- lifetime ------------------------------------------------------------ */
@@ -201,7 +89,7 @@ static void on_handle_closed(uv_handle_t *h)
     conn_free_if_done(c);
 }
 
-static void conn_close(conn_t *c)
+void bw_conn_close(conn_t *c)
 {
     if (c->closing)
         return;
@@ -213,7 +101,6 @@ static void conn_close(conn_t *c)
 
 /* ---- output -------------------------------------------------------------- */
 
-static void echo_next(conn_t *c);
 static void request_done(conn_t *c);
 
 static void on_write(uv_write_t *req, int status)
@@ -224,7 +111,7 @@ static void on_write(uv_write_t *req, int status)
     free(wr);
     c->writes--;
     if (status < 0 || c->closing) {
-        conn_close(c);
+        bw_conn_close(c);
         conn_free_if_done(c);
         return;
     }
@@ -236,24 +123,24 @@ static void on_write(uv_write_t *req, int status)
     }
     if (c->state == ST_WRITE && c->writes == 0) {
         if (c->echo_active)
-            echo_next(c);
+            bw_conn_echo_next(c);
         else
             request_done(c);
     }
 }
 
 /* Hands c->out to the socket. */
-static void flush_out(conn_t *c)
+void bw_conn_flush(conn_t *c)
 {
     if (!c->out.len || c->closing)
         return;
     if (c->out.oom) {
-        conn_close(c);
+        bw_conn_close(c);
         return;
     }
     wreq_t *wr = calloc(1, sizeof *wr);
     if (!wr) {
-        conn_close(c);
+        bw_conn_close(c);
         return;
     }
     wr->c = c;
@@ -265,12 +152,12 @@ static void flush_out(conn_t *c)
         c->writes--;
         bw_buf_free(&wr->buf);
         free(wr);
-        conn_close(c);
+        bw_conn_close(c);
     }
 }
 
 /* Sends a complete answer; the request ends when it is written. */
-static void respond(conn_t *c, int close_after)
+void bw_conn_respond(conn_t *c, int close_after)
 {
     c->close_after |= close_after;
     c->state = ST_WRITE;
@@ -279,32 +166,32 @@ static void respond(conn_t *c, int close_after)
         c->reading = 0;
     }
     /* A client that stops reading our answer is timed out too. */
-    uv_timer_start(&c->timer, on_timeout, c->w->timeout_ms, c->w->timeout_ms);
-    flush_out(c);
+    uv_timer_start(&c->timer, bw_conn_on_timeout, c->w->timeout_ms, c->w->timeout_ms);
+    bw_conn_flush(c);
 }
 
-static void respond_error(conn_t *c, int status)
+void bw_conn_respond_error(conn_t *c, int status)
 {
     if (c->early) {
         /* An answer is already on the wire: all we can do is cut it. */
         c->w->stats.errors++;
-        conn_close(c);
+        bw_conn_close(c);
         return;
     }
     bw_buf_reset(&c->out);
     bw_icap_build_error(c->w->env, status, 1, &c->out);
     c->w->stats.errors++;
-    respond(c, 1);
+    bw_conn_respond(c, 1);
 }
 
 /* Streams the raw body back as chunks, one block per write. */
-static void echo_next(conn_t *c)
+void bw_conn_echo_next(conn_t *c)
 {
     uint64_t total = c->raw.size;
     if (c->echo_off >= total) {
         bw_buf_puts(&c->out, "0\r\n\r\n");
         c->echo_active = 0;
-        flush_out(c);
+        bw_conn_flush(c);
         return;
     }
     size_t n = total - c->echo_off > ECHO_BLOCK ? ECHO_BLOCK : (size_t)(total - c->echo_off);
@@ -316,7 +203,7 @@ static void echo_next(conn_t *c)
         char *tmp = malloc(n);
         if (!tmp || bw_spool_pread(&c->raw, tmp, n, c->echo_off) != (ssize_t)n) {
             free(tmp);
-            conn_close(c);
+            bw_conn_close(c);
             return;
         }
         bw_buf_append(&c->out, tmp, n);
@@ -324,206 +211,10 @@ static void echo_next(conn_t *c)
     }
     bw_buf_puts(&c->out, "\r\n");
     c->echo_off += n;
-    flush_out(c);
+    bw_conn_flush(c);
 }
 
 /* ---- answers after a verdict --------------------------------------------- */
-
-/* Copies an HTTP head, dropping the framing headers when the body changes. */
-static void put_http_head(bw_buf_t *out, const bw_http_msg_t *m, int new_body, size_t new_len)
-{
-    if (!new_body) {
-        /* The head exactly as received: its bytes are in m's slices. */
-        const char *start = m->is_response ? m->version.p : m->method.p;
-        bw_buf_append(out, start, m->head_len);
-        return;
-    }
-    if (m->is_response)
-        bw_buf_printf(out, "%.*s %d %.*s\r\n", (int)m->version.n, m->version.p, m->status,
-                      (int)m->reason.n, m->reason.p);
-    else
-        bw_buf_printf(out, "%.*s %.*s %.*s\r\n", (int)m->method.n, m->method.p, (int)m->target.n,
-                      m->target.p, (int)m->version.n, m->version.p);
-    for (size_t i = 0; i < m->nheaders; i++) {
-        const bw_icap_header_t *h = &m->headers[i];
-        if (bw_icap_str_eq_ci(h->name, "Content-Length") ||
-            bw_icap_str_eq_ci(h->name, "Content-Encoding") ||
-            bw_icap_str_eq_ci(h->name, "Transfer-Encoding"))
-            continue;
-        bw_buf_printf(out, "%.*s: %.*s\r\n", (int)h->name.n, h->name.p, (int)h->value.n, h->value.p);
-    }
-    bw_buf_printf(out, "Content-Length: %zu\r\n\r\n", new_len);
-}
-
-static const bw_http_msg_t *body_msg(conn_t *c)
-{
-    if (c->method == BW_ICAP_REQMOD)
-        return c->has_req ? &c->reqmsg : NULL;
-    return c->has_res ? &c->resmsg : NULL;
-}
-
-/* Encapsulated header for an answer that carries msg (may be NULL) and,
- * if has_body, a body after it. */
-static void put_encap(bw_buf_t *out, const bw_http_msg_t *msg, int is_resp_msg, size_t hdr_len,
-                      int has_body)
-{
-    const char *hdr = is_resp_msg ? "res-hdr" : "req-hdr";
-    const char *bod = is_resp_msg ? "res-body" : "req-body";
-    if (msg && has_body)
-        bw_buf_printf(out, "Encapsulated: %s=0, %s=%zu\r\n\r\n", hdr, bod, hdr_len);
-    else if (msg)
-        bw_buf_printf(out, "Encapsulated: %s=0, null-body=%zu\r\n\r\n", hdr, hdr_len);
-    else if (has_body)
-        bw_buf_printf(out, "Encapsulated: %s=0\r\n\r\n", bod);
-    else
-        bw_buf_puts(out, "Encapsulated: null-body=0\r\n\r\n");
-}
-
-static void answer_clean(conn_t *c)
-{
-    const bw_icap_conf_t *ic = c->w->env->ic;
-    int in_preview = c->has_preview && !c->sent_100;
-    const bw_http_msg_t *msg = body_msg(c);
-    int has_body = c->body_kind == BW_ENC_REQ_BODY || c->body_kind == BW_ENC_RES_BODY;
-    if (ic->allow204 && (in_preview || (c->allow & BW_ICAP_ALLOW_204))) {
-        bw_icap_build_204(c->w->env, &c->verdict, c->client_close, &c->out);
-        respond(c, 0);
-        return;
-    }
-    bw_buf_t head = {0};
-    if (msg)
-        put_http_head(&head, msg, 0, 0);
-    /* Squid lists 206 even when it may only be used inside the preview: after
-     * the preview it takes 206 only if it also takes 204 (it kept the body). */
-    int use206 = ic->allow206 && (c->allow & BW_ICAP_ALLOW_206) && has_body &&
-                 (in_preview || !c->has_preview || (c->allow & BW_ICAP_ALLOW_204));
-    bw_icap_build_head(c->w->env, use206 ? 206 : 200, &c->out);
-    bw_icap_verdict_headers(&c->verdict, 0, &c->out);
-    if (c->client_close)
-        bw_buf_puts(&c->out, "Connection: close\r\n");
-    put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, has_body);
-    bw_buf_append(&c->out, head.p, head.len);
-    bw_buf_free(&head);
-    if (use206) {
-        bw_buf_puts(&c->out, "0; use-original-body=0\r\n\r\n");
-    } else if (has_body) {
-        c->echo_active = 1; /* on_write streams the body after this head */
-        c->echo_off = 0;
-    }
-    respond(c, 0);
-}
-
-static void answer_block(conn_t *c, const char *action)
-{
-    bw_buf_t html = {0};
-    bw_icap_render_block(c->w->env, &c->verdict, c->url, c->client_ip, action, &html);
-    bw_buf_t http = {0};
-    bw_buf_printf(&http,
-                  "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\n"
-                  "Cache-Control: no-store\r\nContent-Length: %zu\r\nConnection: close\r\n"
-                  "X-Bulwark-Verdict: %s\r\n\r\n",
-                  html.len, bw_status_name(c->verdict.status));
-    bw_icap_build_head(c->w->env, 200, &c->out);
-    bw_icap_verdict_headers(&c->verdict, 1, &c->out);
-    if (c->client_close || c->close_after)
-        bw_buf_puts(&c->out, "Connection: close\r\n");
-    bw_buf_printf(&c->out, "Encapsulated: res-hdr=0, res-body=%zu\r\n\r\n", http.len);
-    bw_buf_append(&c->out, http.p, http.len);
-    bw_icap_chunk_out(&c->out, html.p, html.len);
-    bw_buf_puts(&c->out, "0\r\n\r\n");
-    bw_buf_free(&html);
-    bw_buf_free(&http);
-    c->w->stats.blocked++;
-    respond(c, 0);
-}
-
-static void answer_cured(conn_t *c)
-{
-    const bw_http_msg_t *msg = body_msg(c);
-    bw_buf_t head = {0};
-    if (msg)
-        put_http_head(&head, msg, 1, c->verdict.cured_len);
-    bw_icap_build_head(c->w->env, 200, &c->out);
-    bw_icap_verdict_headers(&c->verdict, 0, &c->out);
-    if (c->client_close)
-        bw_buf_puts(&c->out, "Connection: close\r\n");
-    put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
-    bw_buf_append(&c->out, head.p, head.len);
-    bw_buf_free(&head);
-    bw_icap_chunk_out(&c->out, c->verdict.cured, c->verdict.cured_len);
-    bw_buf_puts(&c->out, "0\r\n\r\n");
-    respond(c, 0);
-}
-
-static const char *action_name(bw_action_t a)
-{
-    return a == BW_ACT_DENY ? "deny" : a == BW_ACT_CURE ? "cure" : "skip";
-}
-
-static void report_line(conn_t *c, bw_action_t a)
-{
-    FILE *f = c->w->env->report;
-    if (!f)
-        return;
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    const char *name = bw_verdict_name(&c->verdict);
-    fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums\n", ts, c->client_ip[0] ? c->client_ip : "-",
-            c->user[0] ? c->user : "-", bw_icap_method_name(c->method), c->url[0] ? c->url : "-",
-            (unsigned long long)c->body_bytes, bw_status_name(c->verdict.status),
-            name[0] ? name : "-", action_name(a), (unsigned long long)(now_ms() - c->t_start));
-    fflush(f);
-}
-
-static void answer_verdict(conn_t *c)
-{
-    if (c->too_large && c->verdict.status < BW_TOO_LARGE) {
-        /* Past MaxReqLength the rest was not scanned: the status says so. */
-        bw_threat_t *nt = realloc(c->verdict.threats, (c->verdict.nthreats + 1) * sizeof *nt);
-        if (nt) {
-            c->verdict.threats = nt;
-            nt[c->verdict.nthreats].status = BW_TOO_LARGE;
-            nt[c->verdict.nthreats].name = strdup("limits exceeded: MaxReqLength");
-            nt[c->verdict.nthreats].path = strdup("");
-            if (nt[c->verdict.nthreats].name && nt[c->verdict.nthreats].path)
-                c->verdict.nthreats++;
-        }
-        c->verdict.status = BW_TOO_LARGE;
-    }
-    bw_action_t a = bw_icap_action_for(c->w->env->ic, &c->verdict);
-    c->w->stats.requests++;
-    c->w->stats.bytes += c->body_bytes;
-    if (c->verdict.status == BW_INFECTED)
-        c->w->stats.infected++;
-    report_line(c, a);
-    if (c->early) {
-        if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP) {
-            /* the rest of the echo, then the last chunk */
-            c->state = ST_WRITE;
-            c->echo_active = 1;
-            c->echo_off = c->echo_sent;
-            uv_timer_start(&c->timer, on_timeout, c->w->timeout_ms, c->w->timeout_ms);
-            echo_next(c);
-        } else {
-            /* The head went out before the verdict: cut the answer, so the
-             * client never gets the complete object (PROTOCOL-NOTES). */
-            bw_log_conn(c, "verdict %s after the answer started: connection cut",
-                        bw_status_name(c->verdict.status));
-            c->w->stats.blocked++;
-            conn_close(c);
-        }
-        return;
-    }
-    if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP)
-        answer_clean(c);
-    else if (a == BW_ACT_CURE && c->verdict.status == BW_CURED && c->verdict.cured)
-        answer_cured(c);
-    else
-        answer_block(c, action_name(a));
-}
 
 /* ---- scanning ------------------------------------------------------------ */
 
@@ -545,10 +236,10 @@ static void after_finish(uv_work_t *req, int status)
         return;
     }
     if (status < 0) {
-        respond_error(c, 500);
+        bw_conn_respond_error(c, 500);
         return;
     }
-    answer_verdict(c);
+    bw_conn_answer_verdict(c);
 }
 
 /* The body is complete (or the verdict is decided): end the scan off the loop. */
@@ -565,50 +256,8 @@ static void finish_scan(conn_t *c)
     c->working = 1;
     if (uv_queue_work(c->w->loop, &c->work, work_finish, after_finish) < 0) {
         c->working = 0;
-        respond_error(c, 500);
+        bw_conn_respond_error(c, 500);
     }
-}
-
-/* Appends raw[from, from+n) to c->out as chunks. */
-static int put_raw_chunks(conn_t *c, uint64_t from, uint64_t n)
-{
-    const uint8_t *mem = bw_spool_mem(&c->raw);
-    while (n) {
-        size_t k = n > ECHO_BLOCK ? ECHO_BLOCK : (size_t)n;
-        bw_buf_printf(&c->out, "%zx\r\n", k);
-        if (mem) {
-            bw_buf_append(&c->out, mem + from, k);
-        } else {
-            char *tmp = malloc(k);
-            if (!tmp || bw_spool_pread(&c->raw, tmp, k, from) != (ssize_t)k) {
-                free(tmp);
-                return BW_ERR;
-            }
-            bw_buf_append(&c->out, tmp, k);
-            free(tmp);
-        }
-        bw_buf_puts(&c->out, "\r\n");
-        from += k;
-        n -= k;
-    }
-    return BW_OK;
-}
-
-/* Sends the answer's head before the verdict (see EARLY_BYTES). */
-static void send_early_head(conn_t *c)
-{
-    const bw_http_msg_t *msg = body_msg(c);
-    bw_buf_t head = {0};
-    if (msg)
-        put_http_head(&head, msg, 0, 0);
-    bw_icap_build_head(c->w->env, 200, &c->out);
-    if (c->client_close)
-        bw_buf_puts(&c->out, "Connection: close\r\n");
-    put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
-    bw_buf_append(&c->out, head.p, head.len);
-    bw_buf_free(&head);
-    c->early = 1;
-    flush_out(c);
 }
 
 /* 1 while the client may be holding the body back until our answer starts:
@@ -625,7 +274,7 @@ static void on_stall(uv_timer_t *t)
 {
     conn_t *c = t->data;
     if (!c->closing && !c->early && may_stall(c))
-        send_early_head(c);
+        bw_conn_send_early_head(c);
 }
 
 /* Partial mode: past EARLY_BYTES the head goes out and the body follows as
@@ -641,7 +290,7 @@ static void stream_progress(conn_t *c)
          * only once it has stopped: start it before.  Any other client gets
          * the whole verdict unless it stalls (the timer). */
         if (!c->early && (c->allow & BW_ICAP_ALLOW_206) && c->body_bytes >= EARLY_BYTES)
-            send_early_head(c);
+            bw_conn_send_early_head(c);
         else if (!c->early)
             uv_timer_start(&c->stall, on_stall, STALL_MS, 0);
         return;
@@ -649,17 +298,17 @@ static void stream_progress(conn_t *c)
     if (!c->early) {
         if (c->body_bytes < EARLY_BYTES)
             return;
-        send_early_head(c);
+        bw_conn_send_early_head(c);
     }
     if (c->raw.size > c->echo_sent + ic->hold_back) {
         uint64_t n = c->raw.size - ic->hold_back - c->echo_sent;
-        if (put_raw_chunks(c, c->echo_sent, n) != BW_OK) {
-            conn_close(c);
+        if (bw_conn_put_raw_chunks(c, c->echo_sent, n) != BW_OK) {
+            bw_conn_close(c);
             return;
         }
         c->echo_sent += n;
     }
-    flush_out(c);
+    bw_conn_flush(c);
     if (!c->closing && c->reading &&
         uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
         uv_read_stop((uv_stream_t *)&c->tcp); /* back-pressure: on_write resumes */
@@ -672,7 +321,7 @@ static void body_piece(conn_t *c, const char *p, size_t n)
 {
     c->body_bytes += n;
     if (c->keep_raw && bw_spool_write(&c->raw, p, n) != BW_OK) {
-        respond_error(c, 500);
+        bw_conn_respond_error(c, 500);
         return;
     }
     const bw_icap_conf_t *ic = c->w->env->ic;
@@ -714,7 +363,7 @@ static void body_data(conn_t *c, const char *p, size_t n)
 
 static void start_request(conn_t *c, const bw_icap_req_t *req)
 {
-    c->t_start = now_ms();
+    c->t_start = bw_conn_now_ms();
     c->method = req->method;
     c->allow = req->allow;
     c->has_preview = req->has_preview;
@@ -730,7 +379,7 @@ static void start_request(conn_t *c, const bw_icap_req_t *req)
         u = bw_hdr_find(req->headers, req->nheaders, "X-Authenticated-User", 0);
     if (u >= 0) {
         copy_str(c->user, sizeof c->user, req->headers[u].value);
-        maybe_base64(c->user);
+        bw_conn_user_decode(c->user);
     }
 }
 
@@ -773,7 +422,7 @@ static int begin_body(conn_t *c)
     lim.max_files = (uint32_t)ic->max_files;
     lim.max_file_size = ic->max_file_size;
     lim.max_scan_bytes = ic->max_scan_size;
-    const bw_http_msg_t *msg = body_msg(c);
+    const bw_http_msg_t *msg = bw_conn_body_msg(c);
     c->body = bw_icap_body_new(c->w->env->engine, &lim, c->method == BW_ICAP_REQMOD, msg,
                                url_basename(c->url));
     if (!c->body)
@@ -812,7 +461,7 @@ static void step_head(conn_t *c)
     bw_icap_req_t *req = malloc(sizeof *req);
     bw_icap_perr_t pe;
     if (!req) {
-        respond_error(c, 500);
+        bw_conn_respond_error(c, 500);
         return;
     }
     int n = bw_icap_parse_head(c->in.p, c->in.len, c->last_len, req, &pe);
@@ -820,17 +469,17 @@ static void step_head(conn_t *c)
         c->last_len = c->in.len;
         free(req);
         if (c->in.len > BW_ICAP_MAX_HEAD)
-            respond_error(c, 400);
+            bw_conn_respond_error(c, 400);
         return;
     }
     if (n < 0) {
         free(req);
-        respond_error(c, pe.status ? pe.status : 400);
+        bw_conn_respond_error(c, pe.status ? pe.status : 400);
         return;
     }
     if (req->method == BW_ICAP_UNKNOWN) {
         free(req);
-        respond_error(c, 501);
+        bw_conn_respond_error(c, 501);
         return;
     }
     start_request(c, req);
@@ -842,14 +491,14 @@ static void step_head(conn_t *c)
     bw_buf_consume(&c->in, (size_t)n);
     c->last_len = 0;
     if (bad) {
-        respond_error(c, bad);
+        bw_conn_respond_error(c, bad);
         return;
     }
     if (c->method == BW_ICAP_OPTIONS) {
         /* An opt-body, if any, is not ours to interpret: we close after. */
         int close = c->client_close || c->body_kind == BW_ENC_OPT_BODY;
         bw_icap_build_options(c->w->env, c->svc, close, &c->out);
-        respond(c, close);
+        bw_conn_respond(c, close);
         return;
     }
     c->state = ST_ENCAP;
@@ -863,14 +512,14 @@ static void step_encap(conn_t *c)
     bw_buf_append(&c->hdrs, c->in.p, need);
     bw_buf_consume(&c->in, need);
     if (c->hdrs.oom || parse_encap_headers(c) != BW_OK) {
-        respond_error(c, 400);
+        bw_conn_respond_error(c, 400);
         return;
     }
     if (begin_body(c) != BW_OK) {
-        respond_error(c, 500);
+        bw_conn_respond_error(c, 500);
         return;
     }
-    const bw_http_msg_t *msg = body_msg(c);
+    const bw_http_msg_t *msg = bw_conn_body_msg(c);
     uint64_t clen;
     if (msg && c->w->env->ic->max_req_length && bw_http_content_length(msg, &clen) == BW_OK &&
         clen > c->w->env->ic->max_req_length) {
@@ -900,7 +549,7 @@ static void step_body(conn_t *c)
         if (ev == BW_CHUNK_NEED_MORE)
             return;
         if (ev == BW_CHUNK_ERROR) {
-            respond_error(c, 400);
+            bw_conn_respond_error(c, 400);
             return;
         }
         /* BW_CHUNK_END */
@@ -910,7 +559,7 @@ static void step_body(conn_t *c)
                 return;
             }
             bw_buf_puts(&c->out, "ICAP/1.0 100 Continue\r\n\r\n");
-            flush_out(c);
+            bw_conn_flush(c);
             c->sent_100 = 1;
             bw_icap_chunk_reset(&c->chunk);
             continue;
@@ -968,15 +617,15 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
-static void on_timeout(uv_timer_t *t)
+void bw_conn_on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
     if (c->state == ST_HEAD && c->in.len == 0)
-        conn_close(c); /* an idle kept-alive connection */
+        bw_conn_close(c); /* an idle kept-alive connection */
     else if (c->state == ST_HEAD || c->state == ST_ENCAP || c->state == ST_BODY)
-        respond_error(c, 408);
+        bw_conn_respond_error(c, 408);
     else if (c->state == ST_WRITE)
-        conn_close(c);
+        bw_conn_close(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -984,7 +633,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     conn_t *c = s->data;
     (void)buf;
     if (n < 0) {
-        conn_close(c); /* EOF or error: a request in flight is abandoned */
+        bw_conn_close(c); /* EOF or error: a request in flight is abandoned */
         return;
     }
     if (n == 0)
@@ -1000,7 +649,7 @@ static void start_reading(conn_t *c)
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
-    uv_timer_start(&c->timer, on_timeout, c->w->timeout_ms, c->w->timeout_ms);
+    uv_timer_start(&c->timer, bw_conn_on_timeout, c->w->timeout_ms, c->w->timeout_ms);
 }
 
 static void request_done(conn_t *c)
@@ -1009,7 +658,7 @@ static void request_done(conn_t *c)
     request_reset(c);
     c->close_after = 0;
     if (close) {
-        conn_close(c);
+        bw_conn_close(c);
         return;
     }
     start_reading(c);
@@ -1039,7 +688,7 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
     bw_icap_chunk_reset(&c->chunk);
     bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        conn_close(c);
+        bw_conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -1047,7 +696,7 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
         bw_icap_build_error(w->env, 503, 1, &c->out);
         c->state = ST_WRITE;
         c->close_after = 1;
-        flush_out(c);
+        bw_conn_flush(c);
         return;
     }
     start_reading(c);

@@ -1,0 +1,304 @@
+/* The answers after a verdict: clean (204, 206 or the 200 echo), cured,
+ * blocked (a 200 carrying the HTTP 403 page), or, when the answer already
+ * started before the verdict, the rest of the echo or a cut connection.
+ * Also the report line every answered object gets.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "icap/icap-conn-t.h"
+
+/* Squid sends X-Client-Username base64-encoded when icap_client_username_encode
+ * is on.  A value that is valid base64 of printable text is decoded; anything
+ * else is taken as the plain name. */
+void bw_conn_user_decode(char *s)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s);
+    if (n < 4 || n % 4)
+        return;
+    char out[128];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) {
+            const char *p = s[i + k] == '=' ? NULL : strchr(tab, s[i + k]);
+            if (s[i + k] == '=' && i + 4 == n && k >= 2)
+                v[k] = -1;
+            else if (!p || !s[i + k])
+                return;
+            else
+                v[k] = (int)(p - tab);
+        }
+        if (v[2] < 0 && v[3] >= 0)
+            return;
+        unsigned bits = ((unsigned)v[0] << 18) | ((unsigned)v[1] << 12) |
+                        ((unsigned)(v[2] < 0 ? 0 : v[2]) << 6) | (unsigned)(v[3] < 0 ? 0 : v[3]);
+        int nb = v[2] < 0 ? 1 : v[3] < 0 ? 2 : 3;
+        for (int k = 0; k < nb; k++) {
+            unsigned char ch = (unsigned char)(bits >> (16 - 8 * k));
+            if (ch < 0x20 || ch == 0x7f || o + 1 >= sizeof out)
+                return;
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = 0;
+    memcpy(s, out, o + 1);
+}
+
+
+static void bw_log_conn(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bw_log_conn(conn_t *c, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "bulwarkd: %s %s: %s\n", bw_icap_method_name(c->method),
+            c->url[0] ? c->url : "-", msg);
+}
+
+
+/* Copies an HTTP head, dropping the framing headers when the body changes. */
+void bw_conn_put_http_head(bw_buf_t *out, const bw_http_msg_t *m, int new_body, size_t new_len)
+{
+    if (!new_body) {
+        /* The head exactly as received: its bytes are in m's slices. */
+        const char *start = m->is_response ? m->version.p : m->method.p;
+        bw_buf_append(out, start, m->head_len);
+        return;
+    }
+    if (m->is_response)
+        bw_buf_printf(out, "%.*s %d %.*s\r\n", (int)m->version.n, m->version.p, m->status,
+                      (int)m->reason.n, m->reason.p);
+    else
+        bw_buf_printf(out, "%.*s %.*s %.*s\r\n", (int)m->method.n, m->method.p, (int)m->target.n,
+                      m->target.p, (int)m->version.n, m->version.p);
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const bw_icap_header_t *h = &m->headers[i];
+        if (bw_icap_str_eq_ci(h->name, "Content-Length") ||
+            bw_icap_str_eq_ci(h->name, "Content-Encoding") ||
+            bw_icap_str_eq_ci(h->name, "Transfer-Encoding"))
+            continue;
+        bw_buf_printf(out, "%.*s: %.*s\r\n", (int)h->name.n, h->name.p, (int)h->value.n, h->value.p);
+    }
+    bw_buf_printf(out, "Content-Length: %zu\r\n\r\n", new_len);
+}
+
+const bw_http_msg_t *bw_conn_body_msg(conn_t *c)
+{
+    if (c->method == BW_ICAP_REQMOD)
+        return c->has_req ? &c->reqmsg : NULL;
+    return c->has_res ? &c->resmsg : NULL;
+}
+
+/* Encapsulated header for an answer that carries msg (may be NULL) and,
+ * if has_body, a body after it. */
+void bw_conn_put_encap(bw_buf_t *out, const bw_http_msg_t *msg, int is_resp_msg, size_t hdr_len,
+                      int has_body)
+{
+    const char *hdr = is_resp_msg ? "res-hdr" : "req-hdr";
+    const char *bod = is_resp_msg ? "res-body" : "req-body";
+    if (msg && has_body)
+        bw_buf_printf(out, "Encapsulated: %s=0, %s=%zu\r\n\r\n", hdr, bod, hdr_len);
+    else if (msg)
+        bw_buf_printf(out, "Encapsulated: %s=0, null-body=%zu\r\n\r\n", hdr, hdr_len);
+    else if (has_body)
+        bw_buf_printf(out, "Encapsulated: %s=0\r\n\r\n", bod);
+    else
+        bw_buf_puts(out, "Encapsulated: null-body=0\r\n\r\n");
+}
+
+static void answer_clean(conn_t *c)
+{
+    const bw_icap_conf_t *ic = c->w->env->ic;
+    int in_preview = c->has_preview && !c->sent_100;
+    const bw_http_msg_t *msg = bw_conn_body_msg(c);
+    int has_body = c->body_kind == BW_ENC_REQ_BODY || c->body_kind == BW_ENC_RES_BODY;
+    if (ic->allow204 && (in_preview || (c->allow & BW_ICAP_ALLOW_204))) {
+        bw_icap_build_204(c->w->env, &c->verdict, c->client_close, &c->out);
+        bw_conn_respond(c, 0);
+        return;
+    }
+    bw_buf_t head = {0};
+    if (msg)
+        bw_conn_put_http_head(&head, msg, 0, 0);
+    /* Squid lists 206 even when it may only be used inside the preview: after
+     * the preview it takes 206 only if it also takes 204 (it kept the body). */
+    int use206 = ic->allow206 && (c->allow & BW_ICAP_ALLOW_206) && has_body &&
+                 (in_preview || !c->has_preview || (c->allow & BW_ICAP_ALLOW_204));
+    bw_icap_build_head(c->w->env, use206 ? 206 : 200, &c->out);
+    bw_icap_verdict_headers(&c->verdict, 0, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    bw_conn_put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, has_body);
+    bw_buf_append(&c->out, head.p, head.len);
+    bw_buf_free(&head);
+    if (use206) {
+        bw_buf_puts(&c->out, "0; use-original-body=0\r\n\r\n");
+    } else if (has_body) {
+        c->echo_active = 1; /* on_write streams the body after this head */
+        c->echo_off = 0;
+    }
+    bw_conn_respond(c, 0);
+}
+
+static void answer_block(conn_t *c, const char *action)
+{
+    bw_buf_t html = {0};
+    bw_icap_render_block(c->w->env, &c->verdict, c->url, c->client_ip, action, &html);
+    bw_buf_t http = {0};
+    bw_buf_printf(&http,
+                  "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\n"
+                  "Cache-Control: no-store\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                  "X-Bulwark-Verdict: %s\r\n\r\n",
+                  html.len, bw_status_name(c->verdict.status));
+    bw_icap_build_head(c->w->env, 200, &c->out);
+    bw_icap_verdict_headers(&c->verdict, 1, &c->out);
+    if (c->client_close || c->close_after)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    bw_buf_printf(&c->out, "Encapsulated: res-hdr=0, res-body=%zu\r\n\r\n", http.len);
+    bw_buf_append(&c->out, http.p, http.len);
+    bw_icap_chunk_out(&c->out, html.p, html.len);
+    bw_buf_puts(&c->out, "0\r\n\r\n");
+    bw_buf_free(&html);
+    bw_buf_free(&http);
+    c->w->stats.blocked++;
+    bw_conn_respond(c, 0);
+}
+
+static void answer_cured(conn_t *c)
+{
+    const bw_http_msg_t *msg = bw_conn_body_msg(c);
+    bw_buf_t head = {0};
+    if (msg)
+        bw_conn_put_http_head(&head, msg, 1, c->verdict.cured_len);
+    bw_icap_build_head(c->w->env, 200, &c->out);
+    bw_icap_verdict_headers(&c->verdict, 0, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    bw_conn_put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
+    bw_buf_append(&c->out, head.p, head.len);
+    bw_buf_free(&head);
+    bw_icap_chunk_out(&c->out, c->verdict.cured, c->verdict.cured_len);
+    bw_buf_puts(&c->out, "0\r\n\r\n");
+    bw_conn_respond(c, 0);
+}
+
+static const char *action_name(bw_action_t a)
+{
+    return a == BW_ACT_DENY ? "deny" : a == BW_ACT_CURE ? "cure" : "skip";
+}
+
+static void report_line(conn_t *c, bw_action_t a)
+{
+    FILE *f = c->w->env->report;
+    if (!f)
+        return;
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    const char *name = bw_verdict_name(&c->verdict);
+    fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums\n", ts, c->client_ip[0] ? c->client_ip : "-",
+            c->user[0] ? c->user : "-", bw_icap_method_name(c->method), c->url[0] ? c->url : "-",
+            (unsigned long long)c->body_bytes, bw_status_name(c->verdict.status),
+            name[0] ? name : "-", action_name(a), (unsigned long long)(bw_conn_now_ms() - c->t_start));
+    fflush(f);
+}
+
+void bw_conn_answer_verdict(conn_t *c)
+{
+    if (c->too_large && c->verdict.status < BW_TOO_LARGE) {
+        /* Past MaxReqLength the rest was not scanned: the status says so. */
+        bw_threat_t *nt = realloc(c->verdict.threats, (c->verdict.nthreats + 1) * sizeof *nt);
+        if (nt) {
+            c->verdict.threats = nt;
+            nt[c->verdict.nthreats].status = BW_TOO_LARGE;
+            nt[c->verdict.nthreats].name = strdup("limits exceeded: MaxReqLength");
+            nt[c->verdict.nthreats].path = strdup("");
+            if (nt[c->verdict.nthreats].name && nt[c->verdict.nthreats].path)
+                c->verdict.nthreats++;
+        }
+        c->verdict.status = BW_TOO_LARGE;
+    }
+    bw_action_t a = bw_icap_action_for(c->w->env->ic, &c->verdict);
+    c->w->stats.requests++;
+    c->w->stats.bytes += c->body_bytes;
+    if (c->verdict.status == BW_INFECTED)
+        c->w->stats.infected++;
+    report_line(c, a);
+    if (c->early) {
+        if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP) {
+            /* the rest of the echo, then the last chunk */
+            c->state = ST_WRITE;
+            c->echo_active = 1;
+            c->echo_off = c->echo_sent;
+            uv_timer_start(&c->timer, bw_conn_on_timeout, c->w->timeout_ms, c->w->timeout_ms);
+            bw_conn_echo_next(c);
+        } else {
+            /* The head went out before the verdict: cut the answer, so the
+             * client never gets the complete object (PROTOCOL-NOTES). */
+            bw_log_conn(c, "verdict %s after the answer started: connection cut",
+                        bw_status_name(c->verdict.status));
+            c->w->stats.blocked++;
+            bw_conn_close(c);
+        }
+        return;
+    }
+    if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP)
+        answer_clean(c);
+    else if (a == BW_ACT_CURE && c->verdict.status == BW_CURED && c->verdict.cured)
+        answer_cured(c);
+    else
+        answer_block(c, action_name(a));
+}
+
+
+/* Appends raw[from, from+n) to c->out as chunks. */
+int bw_conn_put_raw_chunks(conn_t *c, uint64_t from, uint64_t n)
+{
+    const uint8_t *mem = bw_spool_mem(&c->raw);
+    while (n) {
+        size_t k = n > ECHO_BLOCK ? ECHO_BLOCK : (size_t)n;
+        bw_buf_printf(&c->out, "%zx\r\n", k);
+        if (mem) {
+            bw_buf_append(&c->out, mem + from, k);
+        } else {
+            char *tmp = malloc(k);
+            if (!tmp || bw_spool_pread(&c->raw, tmp, k, from) != (ssize_t)k) {
+                free(tmp);
+                return BW_ERR;
+            }
+            bw_buf_append(&c->out, tmp, k);
+            free(tmp);
+        }
+        bw_buf_puts(&c->out, "\r\n");
+        from += k;
+        n -= k;
+    }
+    return BW_OK;
+}
+
+/* Sends the answer's head before the verdict (see EARLY_BYTES). */
+void bw_conn_send_early_head(conn_t *c)
+{
+    const bw_http_msg_t *msg = bw_conn_body_msg(c);
+    bw_buf_t head = {0};
+    if (msg)
+        bw_conn_put_http_head(&head, msg, 0, 0);
+    bw_icap_build_head(c->w->env, 200, &c->out);
+    if (c->client_close)
+        bw_buf_puts(&c->out, "Connection: close\r\n");
+    bw_conn_put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
+    bw_buf_append(&c->out, head.p, head.len);
+    bw_buf_free(&head);
+    c->early = 1;
+    bw_conn_flush(c);
+}
+

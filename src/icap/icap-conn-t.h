@@ -1,0 +1,97 @@
+/* The ICAP connection's private types, shared by icap-conn.c (I/O and the
+ * state machine) and icap-answer.c (the answers after a verdict), as HAProxy
+ * keeps a mux's types apart from its code.  Nothing outside these two files
+ * includes this header. */
+#ifndef BW_ICAP_CONN_T_H
+#define BW_ICAP_CONN_T_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "engine/spool.h"
+#include "icap/http-parse.h"
+#include "icap/icap-body.h"
+#include "icap/icap-conn.h"
+#include "icap/icap-parse.h"
+
+#define ECHO_BLOCK (256u * 1024u)
+/* A client that cannot keep its own copy of a body (no Allow: 204) stops
+ * sending it once its buffer is full until the answer starts: Squid holds
+ * 64 KiB for a possible 206.  Past this many bytes the answer's head goes
+ * out early and the body is echoed (partial mode) or held (complete mode). */
+#define EARLY_BYTES (32u * 1024u)
+#define WRITE_QUEUE_MAX (1u << 20)
+#define STALL_MS 100
+
+enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_WORK, ST_WRITE };
+
+typedef struct conn {
+    uv_tcp_t tcp; /* first: the handle's data is the conn */
+    uv_timer_t timer;
+    uv_timer_t stall;   /* complete mode: starts the answer when the client stalls */
+    uv_work_t work;
+    bw_icap_worker_t *w;
+    int handles, writes, working, closing, reading;
+    enum conn_state state;
+    bw_buf_t in;
+    size_t last_len;
+    char peer[64];
+
+    /* the request being served */
+    bw_icap_method_t method;
+    bw_icap_svc_t svc;
+    unsigned allow;
+    int has_preview, client_close, body_kind;
+    bw_icap_encap_t encap;
+    char client_ip[64], user[128], url[2048];
+    bw_buf_t hdrs;
+    bw_http_msg_t reqmsg, resmsg;
+    int has_req, has_res;
+    bw_icap_chunk_t chunk;
+    int sent_100;
+    bw_icap_body_t *body;
+    int body_done;          /* the scan needs no more bytes */
+    bw_spool_t raw;
+    int keep_raw;
+    uint64_t body_bytes;
+    int too_large;
+    bw_verdict_t verdict;
+    uint64_t t_start;
+
+    /* output */
+    bw_buf_t out;
+    int echo_active;
+    uint64_t echo_off;
+    int close_after;
+    int early;          /* the answer's head went out before the verdict */
+    uint64_t echo_sent; /* raw bytes already echoed in partial mode */
+    int paused;         /* reading stopped until the write queue drains */
+} conn_t;
+
+typedef struct wreq {
+    uv_write_t req;
+    bw_buf_t buf;
+    conn_t *c;
+} wreq_t;
+
+/* icap-conn.c */
+uint64_t bw_conn_now_ms(void);
+void bw_conn_close(conn_t *c);
+void bw_conn_flush(conn_t *c);                  /* hands c->out to the socket */
+void bw_conn_respond(conn_t *c, int close_after); /* c->out is a whole answer */
+void bw_conn_respond_error(conn_t *c, int status);
+void bw_conn_echo_next(conn_t *c);              /* one more block of the echo */
+void bw_conn_on_timeout(uv_timer_t *t);
+
+/* icap-answer.c */
+void bw_conn_answer_verdict(conn_t *c);
+const bw_http_msg_t *bw_conn_body_msg(conn_t *c);
+void bw_conn_put_http_head(bw_buf_t *out, const bw_http_msg_t *m, int new_body, size_t new_len);
+void bw_conn_put_encap(bw_buf_t *out, const bw_http_msg_t *msg, int is_resp_msg, size_t hdr_len,
+                       int has_body);
+int bw_conn_put_raw_chunks(conn_t *c, uint64_t from, uint64_t n);
+void bw_conn_send_early_head(conn_t *c);
+void bw_conn_user_decode(char *s);
+
+#endif
