@@ -39,9 +39,15 @@
 #define CACHE_MAGIC "BWDBCACH"
 #define CACHE_FORMAT 2u
 
+/* The writer streams straight into the file: a cache image can be tens of
+ * megabytes, and holding it in memory as well would raise a cold start's
+ * peak memory by as much.  `mem` is set instead of `f` for the small header
+ * that the loader compares. */
 typedef struct {
-    uint8_t *b;
+    FILE *f;
+    uint8_t *mem;
     size_t n, cap;
+    uLong sum;
     int oom;
 } wbuf_t;
 
@@ -49,19 +55,26 @@ static void wput(wbuf_t *w, const void *p, size_t n)
 {
     if (w->oom || !n)
         return;
+    if (w->f) {
+        if (fwrite(p, 1, n, w->f) != n)
+            w->oom = 1;
+        w->sum = adler32_z(w->sum, p, n);
+        w->n += n;
+        return;
+    }
     if (w->n + n > w->cap) {
-        size_t c = w->cap ? w->cap : 1 << 16;
+        size_t c = w->cap ? w->cap : 256;
         while (c < w->n + n)
             c *= 2;
-        uint8_t *nb = realloc(w->b, c);
+        uint8_t *nb = realloc(w->mem, c);
         if (!nb) {
             w->oom = 1;
             return;
         }
-        w->b = nb;
+        w->mem = nb;
         w->cap = c;
     }
-    memcpy(w->b + w->n, p, n);
+    memcpy(w->mem + w->n, p, n);
     w->n += n;
 }
 
@@ -136,36 +149,54 @@ static void header(wbuf_t *w, const uint8_t key[32])
     wput(w, key, 32);
 }
 
-/* Writes buf to dir/name atomically (temporary file, then rename). */
-static int write_atomic(const char *dir, const char *name, const void *buf, size_t len)
+/* Opens a temporary file beside dir/name; bw_cache_commit renames it. */
+static FILE *open_temp(const char *dir, const char *name, char *tmp, size_t tmplen)
 {
-    char path[4096], tmp[4200];
     mkdir(dir, 0755); /* one level is enough for ~/.cache/bulwark; EEXIST is fine */
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    snprintf(tmp, tmplen, "%s/%s.XXXXXX", dir, name);
     int fd = mkstemp(tmp);
     if (fd < 0)
-        return BW_ERR;
+        return NULL;
     fchmod(fd, 0644);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t k = write(fd, (const char *)buf + off, len - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        off += (size_t)k;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
     }
-    if (off != len || close(fd) != 0 || rename(tmp, path) != 0) {
+    return f;
+}
+
+static int commit_temp(FILE *f, const char *tmp, const char *dir, const char *name, int ok)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
         return BW_ERR;
     }
     return BW_OK;
 }
 
+static int write_atomic(const char *dir, const char *name, const void *buf, size_t len)
+{
+    char tmp[4200];
+    FILE *f = open_temp(dir, name, tmp, sizeof tmp);
+    if (!f)
+        return BW_ERR;
+    return commit_temp(f, tmp, dir, name, fwrite(buf, 1, len, f) == len);
+}
+
 int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
 {
-    wbuf_t w = {0};
+    char name[80], tmp[4200];
+    hexkey(name, key);
+    strcat(name, ".bwdb");
+    FILE *f = open_temp(dir, name, tmp, sizeof tmp);
+    if (!f)
+        return BW_ERR;
+    wbuf_t w = {f, NULL, 0, 0, adler32(0, NULL, 0), 0};
     const bw_sigdb_t *db = &e->db;
     header(&w, key);
     WVEC(&w, db->toks);
@@ -183,10 +214,8 @@ int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
     wu64(&w, db->max_part_extent);
     char *ser = NULL;
     size_t serlen = 0;
-    if (e->hs && hs_serialize_database(e->hs, &ser, &serlen) != HS_SUCCESS) {
-        free(w.b);
-        return BW_ERR;
-    }
+    if (e->hs && hs_serialize_database(e->hs, &ser, &serlen) != HS_SUCCESS)
+        w.oom = 1;
     wu64(&w, serlen);
     wput(&w, ser, serlen);
     wpad(&w);
@@ -196,18 +225,9 @@ int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
     wu64(&w, e->info.signatures);
     wu64(&w, e->info.ncounts);
     wput(&w, e->info.counts, e->info.ncounts * sizeof *e->info.counts);
-    uint64_t sum = w.oom ? 0 : adler32_z(adler32(0, NULL, 0), w.b, w.n);
+    uint64_t sum = w.sum;
     wu64(&w, sum);
-    if (w.oom) {
-        free(w.b);
-        return BW_ERR;
-    }
-    char name[80];
-    hexkey(name, key);
-    strcat(name, ".bwdb");
-    int rc = write_atomic(dir, name, w.b, w.n);
-    free(w.b);
-    return rc;
+    return commit_temp(f, tmp, dir, name, !w.oom);
 }
 
 /* Every index in the tables points inside the table it names. */
@@ -299,7 +319,7 @@ int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
     uint64_t sum;
     memcpy(&sum, b + n - 8, 8);
     int rc = BW_ERR;
-    if (hdr.oom || memcmp(hdr.b, b, hdr.n) ||
+    if (hdr.oom || memcmp(hdr.mem, b, hdr.n) ||
         sum != adler32_z(adler32(0, NULL, 0), b, n - 8))
         goto out;
     rbuf_t r = {b, n - 8, hdr.n, 0};
@@ -344,7 +364,7 @@ int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
         e->info.counts[i].kind[sizeof e->info.counts[i].kind - 1] = 0;
     rc = r.pos == r.n ? BW_OK : BW_ERR;
 out:
-    free(hdr.b);
+    free(hdr.mem);
     return rc; /* on failure the caller discards e, mapping included */
 }
 

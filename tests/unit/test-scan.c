@@ -262,6 +262,38 @@ TEST(compiled_cache_round_trip)
     bw_engine_unref(e2);
 }
 
+/* A damaged cache file is a miss (recompiled), never a crash or a wrong engine. */
+TEST(damaged_cache_is_recompiled)
+{
+    char cache[300], dbp[300], cmd[700];
+    snprintf(cache, sizeof cache, "%s/cache2", tmpdir[0] ? tmpdir : "/tmp");
+    write_db("d.ndb", "Damage.Test:0:*:64616d616765{2-4}6d65\n");
+    snprintf(dbp, sizeof dbp, "%s/d.ndb", tmpdir);
+    const char *paths[] = {dbp};
+    bw_load_opts_t o = {cache};
+    bw_engine_t *e = NULL;
+    char err[512];
+    CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
+    bw_engine_unref(e);
+    /* flip one byte in the middle of every cache image, keeping its size */
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/*.bwdb; do n=$(stat -c %%s \"$f\"); printf '\\377' | "
+             "dd of=\"$f\" bs=1 seek=$((n / 2)) conv=notrunc status=none; done", cache);
+    CHECK(system(cmd) == 0);
+    e = NULL;
+    CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
+    if (!e) return;
+    CHECK_EQ(bw_engine_info(e)->from_cache, 0);
+    CHECK_EQ(scan_str(e, "damage..me", NULL), BW_INFECTED);
+    CHECK_EQ(scan_str(e, "damage......me", NULL), BW_CLEAN);
+    bw_engine_unref(e);
+    /* and the recompiled engine rewrote a good cache */
+    CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
+    if (!e) return;
+    CHECK_EQ(bw_engine_info(e)->from_cache, 1);
+    bw_engine_unref(e);
+}
+
 struct thr { bw_engine_t *e; int bad; };
 static void *thr_main(void *arg)
 {
