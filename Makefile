@@ -19,7 +19,7 @@ endif
 
 CC ?= cc
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PKGS := libhs libarchive libcrypto zlib libzstd libbrotlidec inih libuv
+PKGS := libhs libarchive libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -27,7 +27,7 @@ CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parame
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/icap/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/policy/*.c src/icap/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))

@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  clamav clamav-testfiles libarchive-tools zip unzip p7zip-full cpio genisoimage gcab
  zstd xz-utils bzip2 python3 binutils time
  libinih-dev libuv1-dev libzstd-dev libbrotli-dev squid c-icap curl
- libc-icap-mod-virus-scan"
+ libc-icap-mod-virus-scan libmicrohttpd-dev libcurl4-openssl-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

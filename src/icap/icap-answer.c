@@ -115,7 +115,7 @@ void bw_conn_put_encap(bw_buf_t *out, const bw_http_msg_t *msg, int is_resp_msg,
 
 static void answer_clean(conn_t *c)
 {
-    const bw_icap_conf_t *ic = c->w->env->ic;
+    const bw_icap_conf_t *ic = c->ic;
     int in_preview = c->has_preview && !c->sent_100;
     const bw_http_msg_t *msg = bw_conn_body_msg(c);
     int has_body = c->body_kind == BW_ENC_REQ_BODY || c->body_kind == BW_ENC_RES_BODY;
@@ -208,7 +208,7 @@ static void report_line(conn_t *c, bw_action_t a)
     fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums\n", ts, c->client_ip[0] ? c->client_ip : "-",
             c->user[0] ? c->user : "-", bw_icap_method_name(c->method), c->url[0] ? c->url : "-",
             (unsigned long long)c->body_bytes, bw_status_name(c->verdict.status),
-            name[0] ? name : "-", action_name(a), (unsigned long long)(bw_conn_now_ms() - c->t_start));
+            name[0] ? name : "-", c->excluded ? "excluded" : action_name(a), (unsigned long long)(bw_conn_now_ms() - c->t_start));
     fflush(f);
 }
 
@@ -227,7 +227,7 @@ void bw_conn_answer_verdict(conn_t *c)
         }
         c->verdict.status = BW_TOO_LARGE;
     }
-    bw_action_t a = bw_icap_action_for(c->w->env->ic, &c->verdict);
+    bw_action_t a = bw_icap_action_for(c->ic, &c->verdict);
     c->w->stats.requests++;
     c->w->stats.bytes += c->body_bytes;
     if (c->verdict.status == BW_INFECTED)

@@ -3,7 +3,12 @@
  * docs/configuration.md. */
 #include "icap/icap-conf.h"
 
+#include <regex.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bulwark/bulwark.h"
 
 static const bw_conf_enum_t answer_words[] = {
     {"partial", BW_ANSWER_PARTIAL}, {"complete", BW_ANSWER_COMPLETE}, {NULL, 0},
@@ -12,6 +17,47 @@ static const bw_conf_enum_t answer_words[] = {
 static const bw_conf_enum_t action_words[] = {
     {"skip", BW_ACT_SKIP}, {"deny", BW_ACT_DENY}, {"cure", BW_ACT_CURE}, {NULL, 0},
 };
+
+/* A POSIX extended regular expression, checked when the file is read so a
+ * bad one is reported with its file and line. */
+static int parse_regex(const bw_conf_key_t *key, const char *value, void *dst, bw_err_t *err)
+{
+    (void)key;
+    regex_t re;
+    int rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[200];
+        regerror(rc, &re, msg, sizeof msg);
+        return bw_err_set(err, "bad regular expression \"%s\": %s", value, msg);
+    }
+    regfree(&re);
+    char *copy = strdup(value);
+    if (!copy)
+        return bw_err_set(err, "out of memory");
+    memcpy(dst, &copy, sizeof copy);
+    return BW_OK;
+}
+
+static void free_regex(const bw_conf_key_t *key, void *dst)
+{
+    (void)key;
+    char *p;
+    memcpy(&p, dst, sizeof p);
+    free(p);
+}
+
+/* Streaming media never ends: scanning it would hold the stream forever.
+ * These types are the radio and live-video ones; an ordinary audio or
+ * video file (with a Content-Length) is still scanned unless the admin
+ * adds its type. */
+#define STREAM_MIME_DEFAULT \
+    "^audio/(aacp|x-scpls|x-mpegurl|mpegurl)$\n" \
+    "^application/(vnd\\.apple\\.mpegurl|x-mpegurl|vnd\\.ms\\.wms-hdr\\.asfv1|x-mms-framed)$\n" \
+    "^video/(mp2t|x-ms-asf)$"
+#define STREAM_URL_DEFAULT \
+    "\\.m3u8(\\?|$)\n" \
+    "^https?://[^/]*/;stream(\\.nsv|\\.mp3)?$\n" \
+    "^https?://[^/]*(icecast|shoutcast|radio)[^/]*/[^?]*(stream|live)[^/]*$"
 
 #define OFF(f) offsetof(bw_icap_conf_t, f)
 #define ACTION(key, field, def, doc) \
@@ -52,6 +98,12 @@ static const bw_conf_key_t keys[] = {
     {"icapserver.filter", "MaxReqLength", BW_CONF_SIZE, BW_CONF_GROUPABLE, "0", 0, 0,
      OFF(max_req_length), NULL, NULL, NULL, 0, NULL,
      "objects larger than this are TOO_LARGE and follow MaxReqLengthAction (0: no limit)"},
+    {"icapserver.filter", "ExcludeMimeType", BW_CONF_CUSTOM, BW_CONF_REPEATABLE | BW_CONF_GROUPABLE,
+     STREAM_MIME_DEFAULT, 0, 0, OFF(exclude_mime), NULL, parse_regex, free_regex, sizeof(char *),
+     NULL, "objects whose Content-Type matches (POSIX ERE, repeatable) are not scanned: 204 from the preview"},
+    {"icapserver.filter", "ExcludeURL", BW_CONF_CUSTOM, BW_CONF_REPEATABLE | BW_CONF_GROUPABLE,
+     STREAM_URL_DEFAULT, 0, 0, OFF(exclude_url), NULL, parse_regex, free_regex, sizeof(char *), NULL,
+     "objects whose URL matches (POSIX ERE, repeatable) are not scanned: 204 from the preview"},
     ACTION("InfectedAction", infected_action, "deny", "action for INFECTED objects"),
     ACTION("SuspiciousAction", suspicious_action, "deny", "action for SUSPICIOUS objects"),
     ACTION("WarningAction", warning_action, "deny", "action for WARNING objects"),

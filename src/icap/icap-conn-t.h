@@ -39,6 +39,8 @@ typedef struct conn {
     char peer[64];
 
     /* the request being served */
+    const bw_icap_conf_t *ic;   /* its configuration copy (the group's, once known) */
+    int excluded;               /* ExcludeMimeType / ExcludeURL matched: not scanned */
     bw_icap_method_t method;
     bw_icap_svc_t svc;
     unsigned allow;

@@ -57,7 +57,7 @@ static void request_reset(conn_t *c)
     c->svc = BW_SVC_NONE;
     c->allow = 0;
     c->has_preview = c->client_close = c->has_req = c->has_res = 0;
-    c->sent_100 = c->body_done = c->keep_raw = c->too_large = 0;
+    c->sent_100 = c->body_done = c->keep_raw = c->too_large = c->excluded = 0;
     c->body_bytes = 0;
     c->client_ip[0] = c->user[0] = c->url[0] = 0;
     c->echo_active = 0;
@@ -281,17 +281,17 @@ static void on_stall(uv_timer_t *t)
  * it is scanned, all but the last HoldBackSize bytes. */
 static void stream_progress(conn_t *c)
 {
-    const bw_icap_conf_t *ic = c->w->env->ic;
+    const bw_icap_conf_t *ic = c->ic;
     if (!may_stall(c) && !(c->early && c->state == ST_BODY && !bw_icap_body_decided(c->body)))
         return;
-    if (ic->answer_mode == BW_ANSWER_COMPLETE) {
-        /* A client that offered 206 keeps the body it sent for it, and Squid
-         * stops at 64 KiB and does not always resume if the answer starts
-         * only once it has stopped: start it before.  Any other client gets
-         * the whole verdict unless it stalls (the timer). */
-        if (!c->early && (c->allow & BW_ICAP_ALLOW_206) && c->body_bytes >= EARLY_BYTES)
-            bw_conn_send_early_head(c);
-        else if (!c->early)
+    if (ic->answer_mode == BW_ANSWER_COMPLETE && !(c->allow & BW_ICAP_ALLOW_206)) {
+        /* The whole verdict first, unless the client stalls (the timer).
+         * A client that offered 206 but not 204 (Squid above 64 KiB) keeps
+         * the body it sent for the 206 and stops at its buffer's end; an
+         * answer head alone does not reliably restart it (Squid 5), only
+         * body data does.  So such a client is answered as in partial
+         * mode, holding back the tail: it can never wait for a verdict. */
+        if (!c->early)
             uv_timer_start(&c->stall, on_stall, STALL_MS, 0);
         return;
     }
@@ -324,7 +324,7 @@ static void body_piece(conn_t *c, const char *p, size_t n)
         bw_conn_respond_error(c, 500);
         return;
     }
-    const bw_icap_conf_t *ic = c->w->env->ic;
+    const bw_icap_conf_t *ic = c->ic;
     if (ic->max_req_length && c->body_bytes > ic->max_req_length) {
         c->too_large = 1;
         c->body_done = 1;
@@ -348,7 +348,7 @@ static void body_piece(conn_t *c, const char *p, size_t n)
  * detection always comes before the bytes that complete it are echoed. */
 static void body_data(conn_t *c, const char *p, size_t n)
 {
-    size_t piece = c->w->env->ic->hold_back / 2;
+    size_t piece = c->ic->hold_back / 2;
     if (piece < 4096)
         piece = 4096;
     while (n && c->state == ST_BODY && !c->closing) {
@@ -364,13 +364,14 @@ static void body_data(conn_t *c, const char *p, size_t n)
 static void start_request(conn_t *c, const bw_icap_req_t *req)
 {
     c->t_start = bw_conn_now_ms();
+    c->ic = c->w->env->ic;
     c->method = req->method;
     c->allow = req->allow;
     c->has_preview = req->has_preview;
     c->client_close = req->conn_close;
     c->encap = req->encap;
     c->body_kind = bw_icap_encap_body(&req->encap);
-    const bw_icap_conf_t *ic = c->w->env->ic;
+    const bw_icap_conf_t *ic = c->ic;
     int ip = bw_hdr_find(req->headers, req->nheaders, ic->client_ip_header, 0);
     if (ip >= 0)
         copy_str(c->client_ip, sizeof c->client_ip, req->headers[ip].value);
@@ -413,7 +414,7 @@ static const char *url_basename(const char *url)
 
 static int begin_body(conn_t *c)
 {
-    const bw_icap_conf_t *ic = c->w->env->ic;
+    const bw_icap_conf_t *ic = c->ic;
     bw_limits_t lim;
     bw_limits_default(&lim);
     lim.scan_archives = ic->scan_archives;
@@ -520,9 +521,19 @@ static void step_encap(conn_t *c)
         return;
     }
     const bw_http_msg_t *msg = bw_conn_body_msg(c);
+    char ctype[256] = "";
+    int ct = msg ? bw_hdr_find(msg->headers, msg->nheaders, "Content-Type", 0) : -1;
+    if (ct >= 0)
+        copy_str(ctype, sizeof ctype, msg->headers[ct].value);
+    if (bw_icap_excluded(c->w->env, c->ic, ct >= 0 ? ctype : NULL, c->url[0] ? c->url : NULL)) {
+        /* Excluded: nothing is scanned, and with a preview the 204 comes
+         * before the rest of the body crosses the wire. */
+        c->excluded = 1;
+        c->body_done = 1;
+    }
     uint64_t clen;
-    if (msg && c->w->env->ic->max_req_length && bw_http_content_length(msg, &clen) == BW_OK &&
-        clen > c->w->env->ic->max_req_length) {
+    if (msg && c->ic->max_req_length && bw_http_content_length(msg, &clen) == BW_OK &&
+        clen > c->ic->max_req_length) {
         /* Known too large from the headers: decided before the body crosses. */
         c->too_large = 1;
         c->body_done = 1;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -73,8 +74,68 @@ int bw_icap_env_init(bw_icap_env_t *env, const bw_icap_conf_t *ic, bw_engine_t *
     return BW_OK;
 }
 
+static void excl_free(bw_icap_excl_t *x)
+{
+    regex_t *m = x->mime, *u = x->url;
+    for (size_t i = 0; i < x->nmime; i++)
+        regfree(&m[i]);
+    for (size_t i = 0; i < x->nurl; i++)
+        regfree(&u[i]);
+    free(m);
+    free(u);
+}
+
+static int compile_list(const bw_conf_list_t *l, void **out, size_t *n)
+{
+    regex_t *res = calloc(l->n ? l->n : 1, sizeof *res);
+    if (!res)
+        return BW_ERR;
+    size_t k = 0;
+    for (; k < l->n; k++)
+        if (regcomp(&res[k], BW_CONF_LIST_AT(l, char *, k), REG_EXTENDED | REG_NOSUB) != 0)
+            break; /* cannot happen: the loader compiled it already */
+    *out = res;
+    *n = k;
+    return BW_OK;
+}
+
+int bw_icap_excluded(bw_icap_env_t *env, const bw_icap_conf_t *ic, const char *ctype,
+                     const char *url)
+{
+    bw_icap_excl_t *x = NULL;
+    for (size_t i = 0; i < env->nexcl && !x; i++)
+        if (env->excl[i].ic == ic)
+            x = &env->excl[i];
+    if (!x) {
+        bw_icap_excl_t *nx = realloc(env->excl, (env->nexcl + 1) * sizeof *nx);
+        if (!nx)
+            return 0;
+        env->excl = nx;
+        x = &nx[env->nexcl];
+        memset(x, 0, sizeof *x);
+        x->ic = ic;
+        if (compile_list(&ic->exclude_mime, &x->mime, &x->nmime) != BW_OK ||
+            compile_list(&ic->exclude_url, &x->url, &x->nurl) != BW_OK) {
+            excl_free(x);
+            return 0;
+        }
+        env->nexcl++;
+    }
+    regex_t *m = x->mime, *u = x->url;
+    for (size_t i = 0; ctype && i < x->nmime; i++)
+        if (regexec(&m[i], ctype, 0, NULL, 0) == 0)
+            return 1;
+    for (size_t i = 0; url && i < x->nurl; i++)
+        if (regexec(&u[i], url, 0, NULL, 0) == 0)
+            return 1;
+    return 0;
+}
+
 void bw_icap_env_free(bw_icap_env_t *env)
 {
+    for (size_t i = 0; i < env->nexcl; i++)
+        excl_free(&env->excl[i]);
+    free(env->excl);
     for (int s = 0; s < BW_STATUS_COUNT; s++)
         free(env->templates[s]);
     memset(env, 0, sizeof *env);

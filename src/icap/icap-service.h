@@ -20,6 +20,13 @@ typedef enum bw_icap_svc {
     BW_SVC_SCAN,    /* avscan: both */
 } bw_icap_svc_t;
 
+/* Compiled exclusion patterns of one configuration copy (base or group). */
+typedef struct bw_icap_excl {
+    const bw_icap_conf_t *ic;
+    void *mime, *url;      /* regex_t arrays */
+    size_t nmime, nurl;
+} bw_icap_excl_t;
+
 /* One worker's view of the service: configuration, engine, templates. */
 typedef struct bw_icap_env {
     const bw_icap_conf_t *ic;
@@ -28,6 +35,8 @@ typedef struct bw_icap_env {
     char *templates[BW_STATUS_COUNT]; /* block page per status (NULL: built-in) */
     FILE *report;             /* report log, or NULL */
     char product[64];
+    bw_icap_excl_t *excl;     /* compiled on first use, one per configuration copy */
+    size_t nexcl;
 } bw_icap_env_t;
 
 /* Fills env from the configuration and the engine (templates are read once). */
@@ -46,6 +55,11 @@ void bw_icap_build_options(const bw_icap_env_t *env, bw_icap_svc_t svc, int clos
 /* A bodiless error answer (400, 404, 405, 408, 500, 501, 503, 505). */
 void bw_icap_build_error(const bw_icap_env_t *env, int status, int close, bw_buf_t *out);
 void bw_icap_build_204(const bw_icap_env_t *env, const bw_verdict_t *v, int close, bw_buf_t *out);
+
+/* 1 when ExcludeMimeType matches the Content-Type or ExcludeURL the URL
+ * (either may be NULL) under configuration copy ic. */
+int bw_icap_excluded(bw_icap_env_t *env, const bw_icap_conf_t *ic, const char *ctype,
+                     const char *url);
 
 /* The action the configuration assigns to a verdict. */
 bw_action_t bw_icap_action_for(const bw_icap_conf_t *ic, const bw_verdict_t *v);

@@ -8,7 +8,8 @@ unchanged:
   GET /gzip/NAME      the file gzip-compressed (mtime 0, so reproducible),
                       Content-Encoding: gzip, with Content-Length
   GET /chunked/NAME   the file with Transfer-Encoding: chunked (16 KiB chunks)
-  GET /stream         a never-ending chunked stream (until the client goes)
+  GET /stream         a never-ending chunked stream (until the client goes);
+                      ?type=T sets its Content-Type (default audio/mpeg)
   POST|PUT /upload    reads the body (Content-Length or chunked) and answers
                       200 "received N bytes sha256=HEX"
 HTTP/1.1 with keep-alive; one thread per connection.
@@ -118,7 +119,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 while True:
                     yield block
             self.close_connection = True
-            return self._send_chunked(forever(), "audio/mpeg")
+            q = self.path.split("?", 1)[1] if "?" in self.path else ""
+            args = dict(kv.split("=", 1) for kv in q.split("&") if "=" in kv)
+            return self._send_chunked(forever(), args.get("type", "audio/mpeg"))
         self._simple(404, b"unknown path\n")
 
     def _read_body(self):

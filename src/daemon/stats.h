@@ -1,0 +1,38 @@
+/* Exporting the server-wide counters (core/stats.h): the [icapserver.statistics]
+ * keys and the Prometheus /metrics endpoint.  The counters file is written by
+ * the supervisor itself (bw_stats_write_file) on SIGUSR2 and every
+ * StatisticsInterval. */
+#ifndef BW_DAEMON_STATS_H
+#define BW_DAEMON_STATS_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/conf-t.h"
+#include "core/stats.h"
+
+typedef struct bw_stats_conf {
+    char *counter_file;     /* CounterStatisticsFile ("" = none) */
+    uint64_t interval_ms;   /* StatisticsInterval: how often the file is written */
+    char *metrics_addr;     /* MetricsAddress ("" = no /metrics endpoint) */
+} bw_stats_conf_t;
+
+extern const bw_conf_table_t bw_stats_conf_table;
+
+/* Parses "IP:PORT" or "[IPv6]:PORT" (numeric host, port 1..65535) into *sa.
+ * BW_OK, or BW_ERR with "'x' is not ... (expected ...)" in err. */
+int bw_stats_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *len,
+                        bw_err_t *err);
+
+/* Serves GET /metrics (text/plain; version=0.0.4) from a libmicrohttpd
+ * thread of the calling process, bound to `addr` only; any other path is 404.
+ * Call it in the supervisor (the process that lives as long as the server);
+ * at most one endpoint per process.  The thread blocks every signal, so
+ * signals keep reaching the supervisor's main thread.  A forked child closes
+ * its inherited copy of the listening socket automatically (pthread_atfork).
+ * BW_OK, or BW_ERR with "MetricsAddress ADDR: why" in err. */
+int bw_stats_http_start(bw_stats_t *s, const char *addr, bw_err_t *err);
+/* Stops the endpoint (no-op if none is running). */
+void bw_stats_http_stop(void);
+
+#endif
