@@ -21,6 +21,11 @@ typedef struct bw_daemon {
     bw_engine_t *engine;
     int nworkers;
     uint64_t *conn_slots;   /* nworkers counters in MAP_SHARED memory */
+    const bw_conf_state_t *st;            /* for per-group configuration copies */
+    struct bw_groups *groups;             /* built once, before fork */
+    struct bw_stats *stats;               /* MAP_SHARED counters (NULL: none) */
+    const struct bw_stats_conf *sc;
+    const struct bw_notify_conf *nc;
 } bw_daemon_t;
 
 /* Opens a listening socket for "host:port" with SO_REUSEPORT, so each worker

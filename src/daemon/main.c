@@ -3,6 +3,7 @@
  * fork), checks every listener can be opened, and hands over to the
  * supervisor. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,14 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/stats.h"
+#include "policy/groups.h"
+#include "policy/notify.h"
 
-static const bw_conf_table_t *const tables[] = {&bw_daemon_conf_table, &bw_icap_conf_table};
+static const bw_conf_table_t *const tables[] = {
+    &bw_daemon_conf_table, &bw_icap_conf_table, &bw_groups_conf_table,
+    &bw_notify_conf_table, &bw_stats_conf_table,
+};
 static const bw_conf_schema_t schema = {tables, sizeof tables / sizeof *tables};
 
 static void usage(FILE *f)
@@ -64,6 +71,23 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d.nworkers = d.dc->max_children ? (int)d.dc->max_children : (int)(cores > 0 ? cores : 1);
 
+    d.st = st;
+    d.sc = bw_conf_get(st, &bw_stats_conf_table, NULL);
+    d.nc = bw_conf_get(st, &bw_notify_conf_table, NULL);
+    if (bw_groups_build(st, &d.groups, &err) != BW_OK) {
+        fprintf(stderr, "bulwarkd: %s\n", err.msg);
+        bw_conf_free(st);
+        return 2;
+    }
+    {
+        /* Statistics slots: the default group first, then each group. */
+        size_t ng = bw_groups_count(d.groups);
+        const char **names = calloc(ng + 1, sizeof *names);
+        for (size_t i = 0; names && i < ng; i++)
+            names[i + 1] = bw_groups_name(d.groups, i);
+        d.stats = names ? bw_stats_create((unsigned)d.nworkers, (unsigned)ng + 1, names) : NULL;
+        free(names);
+    }
     /* Connection counters every worker sees: MaxConnections is server-wide. */
     void *slots = mmap(NULL, (size_t)d.nworkers * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -87,6 +111,8 @@ int main(int argc, char **argv)
         if (fd < 0) {
             fprintf(stderr, "bulwarkd: %s: %s\n", conf_path, err.msg);
             bw_engine_unref(d.engine);
+            bw_groups_free(d.groups);
+            bw_stats_destroy(d.stats);
             bw_conf_free(st);
             return 2;
         }
@@ -100,7 +126,21 @@ int main(int argc, char **argv)
         }
         bw_log_init(0);
     }
+    if (d.sc->metrics_addr && d.sc->metrics_addr[0] &&
+        bw_stats_http_start(d.stats, d.sc->metrics_addr, &err) != BW_OK) {
+        bw_log(BW_LOG_ERR, "%s", err.msg);
+        bw_engine_unref(d.engine);
+        bw_groups_free(d.groups);
+        bw_stats_destroy(d.stats);
+        bw_conf_free(st);
+        return 2;
+    }
     int rc = bw_supervise(&d);
+    bw_stats_http_stop();
+    if (d.sc->counter_file && d.sc->counter_file[0])
+        bw_stats_write_file(d.stats, d.sc->counter_file);
+    bw_stats_destroy(d.stats);
+    bw_groups_free(d.groups);
     bw_engine_unref(d.engine);
     bw_conf_free(st);
     return rc;

@@ -7,20 +7,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/stats.h"
 #include "daemon/daemon.h"
+#include "daemon/stats.h"
 
-static volatile sig_atomic_t got_term, got_hup;
+static volatile sig_atomic_t got_term, got_hup, got_usr2, got_alarm;
 
 static void on_signal(int sig)
 {
     if (sig == SIGHUP)
         got_hup = 1;
+    else if (sig == SIGUSR2)
+        got_usr2 = 1;
+    else if (sig == SIGALRM)
+        got_alarm = 1;
     else
         got_term = 1;
+}
+
+/* Once a second (SIGALRM interrupts waitpid): the requests-per-minute ring,
+ * and the counters file every StatisticsInterval or on SIGUSR2. */
+static void stats_work(const bw_daemon_t *d, uint64_t *since_ms)
+{
+    const char *file = d->sc && d->sc->counter_file && d->sc->counter_file[0] ? d->sc->counter_file : NULL;
+    if (got_alarm) {
+        got_alarm = 0;
+        bw_stats_tick(d->stats);
+        *since_ms += 1000;
+        if (file && *since_ms >= d->sc->interval_ms) {
+            *since_ms = 0;
+            got_usr2 = 1;
+        }
+    }
+    if (got_usr2) {
+        got_usr2 = 0;
+        static int warned;
+        if (file && bw_stats_write_file(d->stats, file) != BW_OK && !warned++)
+            bw_log(BW_LOG_ERR, "CounterStatisticsFile %s: cannot write", file);
+    }
 }
 
 static pid_t spawn(const bw_daemon_t *d, int index)
@@ -38,6 +67,14 @@ static pid_t spawn(const bw_daemon_t *d, int index)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
+        sigaction(SIGALRM, &sa, NULL);
+        /* The supervisor writes statistics on SIGUSR2; a worker ignores it,
+         * so `kill -USR2` on the whole process group is harmless. */
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGUSR2, &sa, NULL);
+        struct itimerval off;
+        memset(&off, 0, sizeof off);
+        setitimer(ITIMER_REAL, &off, NULL);
         _exit(bw_worker_run(d, index));
     }
     if (pid < 0)
@@ -58,14 +95,21 @@ int bw_supervise(const bw_daemon_t *d)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct itimerval tick = {{1, 0}, {1, 0}};
+    setitimer(ITIMER_REAL, &tick, NULL);
+    uint64_t since_ms = 0;
     for (int i = 0; i < n; i++) {
         pids[i] = spawn(d, i);
         started[i] = time(NULL);
     }
     bw_log(BW_LOG_INFO, "%d worker(s) started", n);
+    bw_stats_set_workers_alive(d->stats, (unsigned)n);
     while (!got_term) {
         int st;
+        stats_work(d, &since_ms);
         pid_t pid = waitpid(-1, &st, 0);
         if (got_hup) {
             got_hup = 0;
@@ -90,12 +134,16 @@ int bw_supervise(const bw_daemon_t *d)
                        WEXITSTATUS(st));
             if (d->conn_slots) /* its connections died with it */
                 __atomic_store_n(&d->conn_slots[i], 0, __ATOMIC_RELAXED);
+            bw_stats_worker_exited(d->stats, (unsigned)i);
             if (time(NULL) - started[i] < 1)
                 sleep(1); /* a worker that cannot start must not spin */
             pids[i] = got_term ? 0 : spawn(d, i);
             started[i] = time(NULL);
         }
     }
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &off, NULL);
     bw_log(BW_LOG_INFO, "stopping");
     for (int i = 0; i < n; i++)
         if (pids[i] > 0)

@@ -15,7 +15,9 @@
 #include <uv.h>
 
 #include "daemon/daemon.h"
+#include "core/stats.h"
 #include "icap/icap-conn.h"
+#include "policy/notify.h"
 
 #define MAX_LISTENERS 32
 
@@ -103,6 +105,10 @@ int bw_worker_run(const bw_daemon_t *d, int index)
         return 1;
     }
     w->env.report = open_report(d->dc->report_file);
+    w->env.st = d->st;
+    w->env.groups = d->groups; /* this process's own copy since fork: own scratch */
+    w->env.stats = d->stats;
+    w->env.worker = (unsigned)index;
     w->iw.loop = &w->loop;
     w->iw.env = &w->env;
     w->iw.timeout_ms = d->dc->timeout_ms;
@@ -125,6 +131,8 @@ int bw_worker_run(const bw_daemon_t *d, int index)
             return 1;
         }
     }
+    if ((d->nc->script && d->nc->script[0]) || (d->nc->webhook_url && d->nc->webhook_url[0]))
+        w->env.notifier = bw_notifier_new(&w->loop, d->nc);
     uv_signal_init(&w->loop, &w->sigterm);
     uv_signal_init(&w->loop, &w->sigint);
     uv_signal_init(&w->loop, &w->sighup);
@@ -134,6 +142,8 @@ int bw_worker_run(const bw_daemon_t *d, int index)
     uv_signal_start(&w->sigint, on_sigterm, SIGINT);
     uv_signal_start(&w->sighup, on_sighup, SIGHUP);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (w->env.notifier)
+        bw_notifier_free(w->env.notifier); /* bounded: kills scripts past their time */
     /* Drained: close what is left so the loop and w can go. */
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);

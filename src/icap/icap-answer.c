@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "icap/icap-conn-t.h"
+#include "core/stats.h"
+#include "policy/notify.h"
 
 /* Squid sends X-Client-Username base64-encoded when icap_client_username_encode
  * is on.  A value that is valid base64 of printable text is decoded; anything
@@ -150,7 +152,7 @@ static void answer_clean(conn_t *c)
 static void answer_block(conn_t *c, const char *action)
 {
     bw_buf_t html = {0};
-    bw_icap_render_block(c->w->env, &c->verdict, c->url, c->client_ip, action, &html);
+    bw_icap_render_block(c->w->env, &c->verdict, c->url, c->client_ip, action, c->group, &html);
     bw_buf_t http = {0};
     bw_buf_printf(&http,
                   "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -205,11 +207,52 @@ static void report_line(conn_t *c, bw_action_t a)
     localtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S%z", &tm);
     const char *name = bw_verdict_name(&c->verdict);
-    fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums\n", ts, c->client_ip[0] ? c->client_ip : "-",
+    fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums %s\n", ts, c->client_ip[0] ? c->client_ip : "-",
             c->user[0] ? c->user : "-", bw_icap_method_name(c->method), c->url[0] ? c->url : "-",
             (unsigned long long)c->body_bytes, bw_status_name(c->verdict.status),
-            name[0] ? name : "-", c->excluded ? "excluded" : action_name(a), (unsigned long long)(bw_conn_now_ms() - c->t_start));
+            name[0] ? name : "-", c->excluded ? "excluded" : action_name(a),
+            (unsigned long long)(bw_conn_now_ms() - c->t_start), c->group ? c->group : "default");
     fflush(f);
+}
+
+/* Server-wide counters (one slot per worker, no lock) and, for anything
+ * found, the administrator's notifications (never blocking). */
+static void count_and_notify(conn_t *c, bw_action_t a)
+{
+    bw_icap_env_t *env = c->w->env;
+    bw_status_t st = c->verdict.status;
+    int found = st != BW_CLEAN;
+    if (env->stats) {
+        static const enum bw_stat by_status[BW_STATUS_COUNT] = {
+            [BW_CLEAN] = BW_ST_CLEAN,         [BW_CURED] = BW_ST_CURED,
+            [BW_ERROR] = BW_ST_ERROR,         [BW_CORRUPTED] = BW_ST_CORRUPTED,
+            [BW_PROTECTED] = BW_ST_PROTECTED, [BW_TIMEOUT] = BW_ST_TIMEOUT,
+            [BW_TOO_LARGE] = BW_ST_TOO_LARGE, [BW_SUSPICIOUS] = BW_ST_SUSPICIOUS,
+            [BW_WARNING] = BW_ST_WARNING,     [BW_INFECTED] = BW_ST_INFECTED,
+        };
+        bw_stats_add(env->stats, env->worker, BW_ST_REQUESTS, 1);
+        bw_stats_add(env->stats, env->worker, by_status[st], 1);
+        bw_stats_add(env->stats, env->worker, BW_ST_BYTES, c->body_bytes);
+        if (st == BW_CLEAN)
+            bw_stats_add(env->stats, env->worker, BW_ST_BYTES_CLEAN, c->body_bytes);
+        else if (st == BW_INFECTED)
+            bw_stats_add(env->stats, env->worker, BW_ST_BYTES_INFECTED, c->body_bytes);
+        if (a == BW_ACT_DENY)
+            bw_stats_add(env->stats, env->worker, BW_ST_BLOCKED, 1);
+        int detected = st == BW_INFECTED || st == BW_SUSPICIOUS || st == BW_WARNING || st == BW_CURED;
+        bw_stats_group(env->stats, env->worker,
+                       c->group ? bw_stats_group_find(env->stats, c->group) : 0, detected);
+    }
+    if (found && env->notifier) {
+        bw_event_t ev = {
+            .status = bw_status_name(st), .threat = bw_verdict_name(&c->verdict),
+            .url = c->url, .client_ip = c->client_ip, .user = c->user,
+            .group = c->group ? c->group : "default", .action = action_name(a),
+            .method = bw_icap_method_name(c->method), .size = c->body_bytes,
+            .time = (int64_t)time(NULL),
+        };
+        bw_notify(env->notifier, &ev);
+    }
 }
 
 void bw_conn_answer_verdict(conn_t *c)
@@ -233,6 +276,7 @@ void bw_conn_answer_verdict(conn_t *c)
     if (c->verdict.status == BW_INFECTED)
         c->w->stats.infected++;
     report_line(c, a);
+    count_and_notify(c, a);
     if (c->early) {
         if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP) {
             /* the rest of the echo, then the last chunk */

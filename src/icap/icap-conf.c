@@ -132,6 +132,8 @@ static const bw_conf_key_t keys[] = {
      "directory of block-page templates object_<status>.html (relative to the config file)"},
 };
 
+/* [icapserver.actions:G], [icapserver.filter:G] and [icapserver.engine.options:G]
+ * are per-group copies: G must be defined as [icapserver.groups:G]. */
 const bw_conf_table_t bw_icap_conf_table = {
-    "icap", sizeof(bw_icap_conf_t), keys, BW_CONF_NKEYS(keys), NULL, NULL,
+    "icap", sizeof(bw_icap_conf_t), keys, BW_CONF_NKEYS(keys), "icapserver.groups", NULL,
 };

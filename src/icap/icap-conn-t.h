@@ -40,6 +40,7 @@ typedef struct conn {
 
     /* the request being served */
     const bw_icap_conf_t *ic;   /* its configuration copy (the group's, once known) */
+    const char *group;          /* its group's name, NULL for the default group */
     int excluded;               /* ExcludeMimeType / ExcludeURL matched: not scanned */
     bw_icap_method_t method;
     bw_icap_svc_t svc;

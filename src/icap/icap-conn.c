@@ -12,6 +12,8 @@
  */
 #include "icap/icap-conn-t.h"
 
+#include "core/stats.h"
+#include "policy/groups.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,8 @@ static void conn_free_if_done(conn_t *c)
     bw_buf_free(&c->out);
     bw_buf_free(&c->hdrs);
     c->w->nconns--;
+    if (c->w->env->stats)
+        bw_stats_conn_delta(c->w->env->stats, c->w->env->worker, -1);
     if (c->w->conn_slots)
         __atomic_sub_fetch(&c->w->conn_slots[c->w->slot], 1, __ATOMIC_RELAXED);
     free(c);
@@ -365,6 +369,7 @@ static void start_request(conn_t *c, const bw_icap_req_t *req)
 {
     c->t_start = bw_conn_now_ms();
     c->ic = c->w->env->ic;
+    c->group = NULL;
     c->method = req->method;
     c->allow = req->allow;
     c->has_preview = req->has_preview;
@@ -515,6 +520,16 @@ static void step_encap(conn_t *c)
     if (c->hdrs.oom || parse_encap_headers(c) != BW_OK) {
         bw_conn_respond_error(c, 400);
         return;
+    }
+    /* The request's group, by client address and URL, picks its settings. */
+    bw_icap_env_t *env = c->w->env;
+    if (env->groups) {
+        c->group = bw_groups_match(env->groups, c->client_ip[0] ? c->client_ip : NULL,
+                                   c->url[0] ? c->url : NULL);
+        const bw_icap_conf_t *gic = c->group && env->st
+                                        ? bw_conf_get(env->st, &bw_icap_conf_table, c->group) : NULL;
+        if (gic)
+            c->ic = gic;
     }
     if (begin_body(c) != BW_OK) {
         bw_conn_respond_error(c, 500);
@@ -684,6 +699,10 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
     c->w = w;
     w->nconns++;
     w->stats.connections++;
+    if (w->env->stats) {
+        bw_stats_add(w->env->stats, w->env->worker, BW_ST_CONNECTIONS, 1);
+        bw_stats_conn_delta(w->env->stats, w->env->worker, +1);
+    }
     uint64_t open_now = w->nconns;
     if (w->conn_slots) {
         __atomic_add_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);

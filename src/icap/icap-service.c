@@ -318,7 +318,8 @@ static const char builtin_page[] =
     "</body></html>\n";
 
 void bw_icap_render_block(const bw_icap_env_t *env, const bw_verdict_t *v, const char *url,
-                          const char *client, const char *action, bw_buf_t *html)
+                          const char *client, const char *action, const char *group,
+                          bw_buf_t *html)
 {
     const char *t = env->templates[v->status] ? env->templates[v->status] : builtin_page;
     char date[64];
@@ -358,6 +359,8 @@ void bw_icap_render_block(const bw_icap_env_t *env, const bw_verdict_t *v, const
             html_escape(html, action);
         } else if (end && IS("DATE")) {
             html_escape(html, date);
+        } else if (end && IS("GROUP")) {
+            html_escape(html, group ? group : "default");
         } else if (end && IS("PRODUCT")) {
             html_escape(html, env->product);
         } else {

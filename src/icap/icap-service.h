@@ -37,6 +37,11 @@ typedef struct bw_icap_env {
     char product[64];
     bw_icap_excl_t *excl;     /* compiled on first use, one per configuration copy */
     size_t nexcl;
+    const bw_conf_state_t *st; /* the loaded configuration: group copies come from it */
+    struct bw_groups *groups;  /* the policy's group matcher (NULL: default group only) */
+    struct bw_stats *stats;    /* server-wide counters (NULL: none) */
+    unsigned worker;           /* this worker's slot in stats */
+    struct bw_notifier *notifier; /* NotifyScript and webhook (NULL: none) */
 } bw_icap_env_t;
 
 /* Fills env from the configuration and the engine (templates are read once). */
@@ -71,7 +76,8 @@ void bw_icap_verdict_headers(const bw_verdict_t *v, int blocked, bw_buf_t *out);
 /* The HTML block page for a verdict, with its macros expanded and every
  * value HTML-escaped. */
 void bw_icap_render_block(const bw_icap_env_t *env, const bw_verdict_t *v, const char *url,
-                          const char *client, const char *action, bw_buf_t *html);
+                          const char *client, const char *action, const char *group,
+                          bw_buf_t *html);
 
 /* Appends one chunk of ICAP chunked framing (nothing for n == 0). */
 void bw_icap_chunk_out(bw_buf_t *out, const void *p, size_t n);

@@ -608,7 +608,7 @@ def report_cases():
         lines = open(REPORT).read().splitlines() if os.path.exists(REPORT) else []
         hit = [l for l in lines if "http://origin.test/eicar.com" in l and "192.0.2.7" in l]
         ok(bool(hit) and re.search(r" 192\.0\.2\.7 alice RESPMOD http://origin\.test/eicar\.com 68 INFECTED "
-                                   r"EICAR-Test-File deny \d+ms$", hit[0]) is not None,
+                                   r"EICAR-Test-File deny \d+ms default$", hit[0]) is not None,
            "report log: the EICAR line has client IP, user, method, URL, status, threat", "\n".join(lines[-5:]))
         ok(any("http://origin.test/clean.txt" in l and "CLEAN" in l for l in lines),
            "report log: a clean object's line has its URL and CLEAN", "\n".join(lines[-5:]))
