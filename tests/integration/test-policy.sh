@@ -139,3 +139,33 @@ expect_match "a group section for an undefined group is refused" "$out" "bad3.co
 printf '[icapserver.filter]\nExcludeMimeType = ^audio/(\n' > "$TMP/bad4.conf"
 out=$("$BULWARKD" -c "$TMP/bad4.conf" -f 2>&1)
 expect_match "a bad ExcludeMimeType regex is refused with file:line" "$out" "bad4.conf:2: ExcludeMimeType"
+
+# Through real Squid: the same WARN- object, two groups.  Squid sends its own
+# address (127.0.0.1) in X-Client-IP: group "proxyusers" (by client address)
+# lets WARN- pass; group "strict" (by URL, higher Priority) blocks it.
+P3=$(free_port); SQ=$(free_port); OP=$(free_port)
+mkdir -p "$TMP/www"
+make_eicar "$TMP/www/WARN.com" WARN-
+bw_write_conf "$TMP/s.conf" "$P3"
+cat >> "$TMP/s.conf" <<'EOF2'
+[icapserver.groups:proxyusers]
+Priority = 1
+ClientIP = 127.0.0.1
+[icapserver.actions:proxyusers]
+WarningAction = skip
+[icapserver.groups:strict]
+Priority = 9
+URL = \?strict$
+[icapserver.actions:strict]
+WarningAction = deny
+EOF2
+bw_start "$TMP/s.conf" "$TMP/s.log" "$P3" || { notok "bulwarkd starts for the Squid group test"; exit 1; }
+origin_start "$TMP/www" "$OP" || exit 1
+squid_start "$TMP/squid" "$SQ" "$P3" || exit 1
+code=$(curl -s --max-time 20 -o "$TMP/w1" -w '%{http_code}' -x "http://127.0.0.1:$SQ" "http://127.0.0.1:$OP/files/WARN.com")
+if [ "$code" = 200 ] && cmp -s "$TMP/w1" "$TMP/www/WARN.com"; then ok "via Squid, group proxyusers (client address): WARN- passes"
+else notok "via Squid, group proxyusers (client address): WARN- passes (HTTP $code)"; fi
+code=$(curl -s --max-time 20 -o "$TMP/w2" -w '%{http_code}' -x "http://127.0.0.1:$SQ" "http://127.0.0.1:$OP/files/WARN.com?strict")
+if [ "$code" = 403 ] && grep -q "<td>strict</td>" "$TMP/w2"; then ok "via Squid, group strict (URL): the same WARN- gets the block page"
+else notok "via Squid, group strict (URL): the same WARN- gets the block page (HTTP $code)"; fi
+check "bulwarkd (Squid groups) exits 0 on SIGTERM" bw_stop
