@@ -97,6 +97,8 @@ int main(int argc, char **argv)
     const char **paths = (const char **)d.dc->bases.items;
     if (bw_engine_load(paths, d.dc->bases.n, &lo, &d.engine, lerr, sizeof lerr) != BW_OK) {
         fprintf(stderr, "bulwarkd: %s\n", lerr);
+        bw_groups_free(d.groups);
+        bw_stats_destroy(d.stats);
         bw_conf_free(st);
         return 2;
     }
