@@ -289,17 +289,28 @@ static char *finish(FILE *f, char **buf)
     return *buf;
 }
 
-char *bw_stats_text(const bw_stats_t *s)
+/* A fresh snapshot and a memory stream to render it into (both or neither). */
+static FILE *snapshot_stream(const bw_stats_t *s, bw_stats_snapshot_t **sn, char **buf, size_t *len)
 {
-    bw_stats_snapshot_t *sn = malloc(sizeof *sn);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = sn ? open_memstream(&buf, &len) : NULL;
+    *sn = malloc(sizeof **sn);
+    FILE *f = *sn ? open_memstream(buf, len) : NULL;
     if (!f) {
-        free(sn);
+        free(*sn);
+        *sn = NULL;
         return NULL;
     }
-    bw_stats_read(s, sn);
+    bw_stats_read(s, *sn);
+    return f;
+}
+
+char *bw_stats_text(const bw_stats_t *s)
+{
+    bw_stats_snapshot_t *sn;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = snapshot_stream(s, &sn, &buf, &len);
+    if (!f)
+        return NULL;
     for (unsigned k = 0; k < BW_ST_COUNT; k++)
         fprintf(f, "%s %llu\n", meta[k].file, (unsigned long long)sn->v[k]);
     fprintf(f, "connections_open %llu\n", (unsigned long long)sn->connections_open);
@@ -372,15 +383,12 @@ static void prom_family(FILE *f, const char *name, const char *type, const char 
 
 char *bw_stats_prometheus(const bw_stats_t *s)
 {
-    bw_stats_snapshot_t *sn = malloc(sizeof *sn);
+    bw_stats_snapshot_t *sn;
     char *buf = NULL;
     size_t len = 0;
-    FILE *f = sn ? open_memstream(&buf, &len) : NULL;
-    if (!f) {
-        free(sn);
+    FILE *f = snapshot_stream(s, &sn, &buf, &len);
+    if (!f)
         return NULL;
-    }
-    bw_stats_read(s, sn);
     const char *family = NULL;
     for (unsigned k = 0; k < BW_ST_COUNT; k++) {
         if (!family || strcmp(family, meta[k].prom)) {
