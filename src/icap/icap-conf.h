@@ -29,6 +29,7 @@ typedef struct bw_icap_conf {
     uint64_t options_ttl;   /* seconds */
     int answer_mode;        /* BW_ANSWER_PARTIAL or BW_ANSWER_COMPLETE */
     uint64_t hold_back;     /* partial: bytes held until the verdict */
+    uint64_t max_send_delay_ms; /* partial: the longest any byte is held (0: until the verdict) */
     /* [icapserver.filter] */
     uint64_t max_req_length;
     bw_conf_list_t exclude_mime;   /* char * items: POSIX ERE on the Content-Type */

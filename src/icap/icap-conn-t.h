@@ -30,6 +30,7 @@ typedef struct conn {
     uv_tcp_t tcp; /* first: the handle's data is the conn */
     uv_timer_t timer;
     uv_timer_t stall;   /* complete mode: starts the answer when the client stalls */
+    uv_timer_t hold;    /* partial mode: MaxSendDelayTime for held-back bytes */
     uv_work_t work;
     bw_icap_worker_t *w;
     int handles, writes, working, closing, reading;

@@ -100,6 +100,7 @@ void bw_conn_close(conn_t *c)
     c->closing = 1;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->stall, on_handle_closed);
+    uv_close((uv_handle_t *)&c->hold, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -256,6 +257,7 @@ static void finish_scan(conn_t *c)
     }
     uv_timer_stop(&c->timer);
     uv_timer_stop(&c->stall);
+    uv_timer_stop(&c->hold);
     c->work.data = c;
     c->working = 1;
     if (uv_queue_work(c->w->loop, &c->work, work_finish, after_finish) < 0) {
@@ -279,6 +281,23 @@ static void on_stall(uv_timer_t *t)
     conn_t *c = t->data;
     if (!c->closing && !c->early && may_stall(c))
         bw_conn_send_early_head(c);
+}
+
+/* MaxSendDelayTime: a slow body (a stream, a stalled origin) must not keep
+ * its held-back bytes from the client for ever.  Everything received so far
+ * goes out; what arrives next is held again. */
+static void on_hold_expired(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (c->closing || !c->early || c->state != ST_BODY || bw_icap_body_decided(c->body) ||
+        c->raw.size <= c->echo_sent)
+        return;
+    if (bw_conn_put_raw_chunks(c, c->echo_sent, c->raw.size - c->echo_sent) != BW_OK) {
+        bw_conn_close(c);
+        return;
+    }
+    c->echo_sent = c->raw.size;
+    bw_conn_flush(c);
 }
 
 /* Partial mode: past EARLY_BYTES the head goes out and the body follows as
@@ -312,6 +331,8 @@ static void stream_progress(conn_t *c)
         }
         c->echo_sent += n;
     }
+    if (c->raw.size > c->echo_sent && ic->max_send_delay_ms && !uv_is_active((uv_handle_t *)&c->hold))
+        uv_timer_start(&c->hold, on_hold_expired, ic->max_send_delay_ms, 0);
     bw_conn_flush(c);
     if (!c->closing && c->reading &&
         uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
@@ -713,8 +734,9 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
     uv_tcp_init(w->loop, &c->tcp);
     uv_timer_init(w->loop, &c->timer);
     uv_timer_init(w->loop, &c->stall);
-    c->tcp.data = c->timer.data = c->stall.data = c;
-    c->handles = 3;
+    uv_timer_init(w->loop, &c->hold);
+    c->tcp.data = c->timer.data = c->stall.data = c->hold.data = c;
+    c->handles = 4;
     bw_icap_chunk_reset(&c->chunk);
     bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {

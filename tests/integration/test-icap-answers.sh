@@ -120,3 +120,66 @@ size=$(grep "stream?type=audio/aacp" "$TMP/report-$P2.log" | head -1 | awk '{pri
 if [ -n "$size" ] && [ "$size" -le 4096 ]; then ok "the excluded stream's body never crossed to bulwarkd ($size bytes, the preview)"
 else notok "the excluded stream's body never crossed to bulwarkd (${size:-no} bytes)"; fi
 check "bulwarkd (complete) exits 0 on SIGTERM" bw_stop
+
+# MaxSendDelayTime (partial mode): a body that pauses mid-way gets its held-back
+# bytes released after the delay; a group with AnswerMode=complete holds them.
+P4=$(free_port)
+bw_write_conf "$TMP/d.conf" "$P4" "icapserver.protocol.MaxSendDelayTime=500ms"
+cat >> "$TMP/d.conf" <<'EOF2'
+[icapserver.groups:holders]
+ClientIP = 192.0.2.66
+[icapserver.protocol:holders]
+AnswerMode = complete
+EOF2
+bw_start "$TMP/d.conf" "$TMP/d.log" "$P4" || { notok "bulwarkd starts (MaxSendDelayTime)"; exit 1; }
+slow_client() { # PORT CLIENT_IP -> "bytes-before-the-rest total-bytes identical"
+    python3 - "$@" <<'PY'
+import socket, sys, time, os
+port, ip = int(sys.argv[1]), sys.argv[2]
+first, rest = os.urandom(100000), os.urandom(10000)
+req = b"GET http://origin.test/slow.bin HTTP/1.1\r\nHost: origin.test\r\n\r\n"
+res = b"HTTP/1.1 200 OK\r\nContent-Length: 110000\r\n\r\n"
+head = (b"RESPMOD icap://x/av/respmod ICAP/1.0\r\nHost: x\r\nX-Client-IP: " + ip.encode() +
+        b"\r\nEncapsulated: req-hdr=0, res-hdr=%d, res-body=%d\r\n\r\n" % (len(req), len(req) + len(res)))
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(head + req + res + b"%x\r\n" % len(first) + first + b"\r\n")
+got = b""
+s.settimeout(0.2)
+end = time.time() + 1.5
+while time.time() < end:
+    try:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    except socket.timeout:
+        pass
+before = len(got)
+s.sendall(b"%x\r\n" % len(rest) + rest + b"\r\n0\r\n\r\n")
+s.settimeout(10)
+while not got.endswith(b"\r\n0\r\n\r\n"):
+    d = s.recv(65536)
+    if not d:
+        break
+    got += d
+# de-chunk the echoed body after the ICAP head and the HTTP head
+i = got.index(b"\r\n\r\n") + 4
+i = got.index(b"\r\n\r\n", i) + 4
+body = b""
+while True:
+    j = got.index(b"\r\n", i)
+    n = int(got[i:j].split(b";")[0], 16)
+    if n == 0:
+        break
+    body += got[j + 2:j + 2 + n]
+    i = j + 2 + n + 2
+print(before, len(got), "identical" if body == first + rest else "different")
+PY
+}
+read -r before total same <<< "$(slow_client "$P4" 198.51.100.3)"
+if [ "${before:-0}" -gt 100000 ] && [ "$same" = identical ]; then ok "MaxSendDelayTime releases a paused body's held-back bytes ($before bytes before the rest was sent)"
+else notok "MaxSendDelayTime releases a paused body's held-back bytes (${before:-?} bytes before the rest, $same)"; fi
+read -r before total same <<< "$(slow_client "$P4" 192.0.2.66)"
+if [ "${before:-1}" -lt 2000 ] && [ "$same" = identical ]; then ok "a group with AnswerMode=complete holds the body until the verdict ($before bytes before the rest)"
+else notok "a group with AnswerMode=complete holds the body until the verdict (${before:-?} bytes before the rest, $same)"; fi
+check "bulwarkd (MaxSendDelayTime) exits 0 on SIGTERM" bw_stop
