@@ -7,7 +7,7 @@
  * this file never parses bytes itself.
  *
  * Lifetimes: a connection owns its buffers, its body pipeline and its raw
- * spool.  It is freed only when its three libuv handles are closed, no write is
+ * spool.  It is freed only when its four libuv handles are closed, no write is
  * in flight and no thread-pool job holds it.
  */
 #include "icap/icap-conn-t.h"
