@@ -19,7 +19,7 @@ static const bw_conf_key_t keys[] = {
     {"icapserver.process", "MaxChildren", BW_CONF_UINT, 0, "0", 0, 256, OFF(max_children), NULL,
      NULL, NULL, 0, NULL, "worker processes (0: one per CPU core)"},
     {"icapserver.process", "MaxReqsPerChild", BW_CONF_UINT, 0, "0", 0, 0, OFF(max_reqs_per_child),
-     NULL, NULL, NULL, 0, NULL, "recycle a worker after this many requests (0: never)"},
+     NULL, NULL, NULL, 0, NULL, "recycle a worker after this many requests, checked at its next connection (0: never)"},
     {"icapserver.report", "ReportFileName", BW_CONF_PATH, 0, "", 0, 4096, OFF(report_file), NULL,
      NULL, NULL, 0, NULL, "report log, one line per scanned object (empty: none); reopened on SIGHUP"},
 };

@@ -40,7 +40,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     bw_icap_conn_accept(&w->iw, server);
     uint64_t limit = w->d->dc->max_reqs_per_child;
-    if (limit && w->iw.stats.connections >= limit && !w->stopping) {
+    if (limit && w->iw.requests >= limit && !w->stopping) {
         /* Recycle: stop accepting, finish what is open, exit; the
          * supervisor starts a fresh worker. */
         raise(SIGTERM);

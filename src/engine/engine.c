@@ -69,7 +69,6 @@ void bw_engine_derive(bw_engine_t *e)
 
 static int engine_prepare_scratch(bw_engine_t *e, char *err, size_t errlen)
 {
-    pthread_mutex_init(&e->pool_lock, NULL);
     if (e->hs && hs_alloc_scratch(e->hs, &e->proto) != HS_SUCCESS) {
         snprintf(err, errlen, "cannot allocate scan scratch space");
         return BW_ERR;
@@ -115,6 +114,22 @@ void bw_engine_scratch_put(const bw_engine_t *ce, hs_scratch_t *s)
         hs_free_scratch(s);
 }
 
+/* Releases the compiled database (built or mapped) and its info, leaving e
+ * ready to be filled again: a failed cache read starts over from here. */
+static void engine_drop_db(bw_engine_t *e)
+{
+    if (e->hs)
+        hs_free_database(e->hs);
+    e->hs = NULL;
+    bw_sigdb_free(&e->db);
+    if (e->map)
+        munmap(e->map, e->maplen);
+    e->map = NULL;
+    e->maplen = 0;
+    free(e->info.counts);
+    memset(&e->info, 0, sizeof e->info);
+}
+
 static void engine_free(bw_engine_t *e)
 {
     for (size_t i = 0; i < e->npool; i++)
@@ -122,12 +137,7 @@ static void engine_free(bw_engine_t *e)
     free(e->pool);
     if (e->proto)
         hs_free_scratch(e->proto);
-    if (e->hs)
-        hs_free_database(e->hs);
-    bw_sigdb_free(&e->db);
-    if (e->map)
-        munmap(e->map, e->maplen);
-    free(e->info.counts);
+    engine_drop_db(e);
     pthread_mutex_destroy(&e->pool_lock);
     free(e);
 }
@@ -224,19 +234,11 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
         return BW_ERR;
     }
     atomic_init(&e->refs, 1);
-    int rc = BW_ERR;
+    pthread_mutex_init(&e->pool_lock, NULL);
     if (cache && bw_cache_load(e, cache, key) == BW_OK) {
         e->info.from_cache = 1;
     } else {
-        /* A failed cache read may have left partial state: start over. */
-        if (e->hs)
-            hs_free_database(e->hs);
-        bw_sigdb_free(&e->db);
-        if (e->map)
-            munmap(e->map, e->maplen);
-        free(e->info.counts);
-        memset(e, 0, sizeof *e);
-        atomic_init(&e->refs, 1);
+        engine_drop_db(e); /* a failed cache read may have left partial state */
         if (engine_build(e, &files, err, errlen) != BW_OK)
             goto fail;
         if (cache)
@@ -252,7 +254,7 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
 fail:
     bw_dbfiles_free(&files);
     engine_free(e);
-    return rc;
+    return BW_ERR;
 }
 
 bw_engine_t *bw_engine_ref(bw_engine_t *e)

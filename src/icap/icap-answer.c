@@ -169,7 +169,6 @@ static void answer_block(conn_t *c, const char *action)
     bw_buf_puts(&c->out, "0\r\n\r\n");
     bw_buf_free(&html);
     bw_buf_free(&http);
-    c->w->stats.blocked++;
     bw_conn_respond(c, 0);
 }
 
@@ -271,10 +270,7 @@ void bw_conn_answer_verdict(conn_t *c)
         c->verdict.status = BW_TOO_LARGE;
     }
     bw_action_t a = bw_icap_action_for(c->ic, &c->verdict);
-    c->w->stats.requests++;
-    c->w->stats.bytes += c->body_bytes;
-    if (c->verdict.status == BW_INFECTED)
-        c->w->stats.infected++;
+    c->w->requests++;
     report_line(c, a);
     count_and_notify(c, a);
     if (c->early) {
@@ -290,7 +286,6 @@ void bw_conn_answer_verdict(conn_t *c)
              * client never gets the complete object (PROTOCOL-NOTES). */
             bw_log_conn(c, "verdict %s after the answer started: connection cut",
                         bw_status_name(c->verdict.status));
-            c->w->stats.blocked++;
             bw_conn_close(c);
         }
         return;

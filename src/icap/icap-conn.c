@@ -179,42 +179,29 @@ void bw_conn_respond_error(conn_t *c, int status)
 {
     if (c->early) {
         /* An answer is already on the wire: all we can do is cut it. */
-        c->w->stats.errors++;
         bw_conn_close(c);
         return;
     }
     bw_buf_reset(&c->out);
     bw_icap_build_error(c->w->env, status, 1, &c->out);
-    c->w->stats.errors++;
     bw_conn_respond(c, 1);
 }
 
 /* Streams the raw body back as chunks, one block per write. */
 void bw_conn_echo_next(conn_t *c)
 {
-    uint64_t total = c->raw.size;
-    if (c->echo_off >= total) {
+    uint64_t left = c->raw.size - c->echo_off;
+    if (!left) {
         bw_buf_puts(&c->out, "0\r\n\r\n");
         c->echo_active = 0;
         bw_conn_flush(c);
         return;
     }
-    size_t n = total - c->echo_off > ECHO_BLOCK ? ECHO_BLOCK : (size_t)(total - c->echo_off);
-    const uint8_t *mem = bw_spool_mem(&c->raw);
-    bw_buf_printf(&c->out, "%zx\r\n", n);
-    if (mem) {
-        bw_buf_append(&c->out, mem + c->echo_off, n);
-    } else {
-        char *tmp = malloc(n);
-        if (!tmp || bw_spool_pread(&c->raw, tmp, n, c->echo_off) != (ssize_t)n) {
-            free(tmp);
-            bw_conn_close(c);
-            return;
-        }
-        bw_buf_append(&c->out, tmp, n);
-        free(tmp);
+    uint64_t n = left > ECHO_BLOCK ? ECHO_BLOCK : left;
+    if (bw_conn_put_raw_chunks(c, c->echo_off, n) != BW_OK) {
+        bw_conn_close(c);
+        return;
     }
-    bw_buf_puts(&c->out, "\r\n");
     c->echo_off += n;
     bw_conn_flush(c);
 }
@@ -283,6 +270,18 @@ static void on_stall(uv_timer_t *t)
         bw_conn_send_early_head(c);
 }
 
+/* Partial mode: queues raw[echo_sent, end) as chunks; closes on a spool
+ * read error (the answer cannot be completed then). */
+static int echo_upto(conn_t *c, uint64_t end)
+{
+    if (bw_conn_put_raw_chunks(c, c->echo_sent, end - c->echo_sent) != BW_OK) {
+        bw_conn_close(c);
+        return BW_ERR;
+    }
+    c->echo_sent = end;
+    return BW_OK;
+}
+
 /* MaxSendDelayTime: a slow body (a stream, a stalled origin) must not keep
  * its held-back bytes from the client for ever.  Everything received so far
  * goes out; what arrives next is held again. */
@@ -292,12 +291,8 @@ static void on_hold_expired(uv_timer_t *t)
     if (c->closing || !c->early || c->state != ST_BODY || bw_icap_body_decided(c->body) ||
         c->raw.size <= c->echo_sent)
         return;
-    if (bw_conn_put_raw_chunks(c, c->echo_sent, c->raw.size - c->echo_sent) != BW_OK) {
-        bw_conn_close(c);
-        return;
-    }
-    c->echo_sent = c->raw.size;
-    bw_conn_flush(c);
+    if (echo_upto(c, c->raw.size) == BW_OK)
+        bw_conn_flush(c);
 }
 
 /* Partial mode: past EARLY_BYTES the head goes out and the body follows as
@@ -323,14 +318,8 @@ static void stream_progress(conn_t *c)
             return;
         bw_conn_send_early_head(c);
     }
-    if (c->raw.size > c->echo_sent + ic->hold_back) {
-        uint64_t n = c->raw.size - ic->hold_back - c->echo_sent;
-        if (bw_conn_put_raw_chunks(c, c->echo_sent, n) != BW_OK) {
-            bw_conn_close(c);
-            return;
-        }
-        c->echo_sent += n;
-    }
+    if (c->raw.size > c->echo_sent + ic->hold_back && echo_upto(c, c->raw.size - ic->hold_back) != BW_OK)
+        return;
     if (c->raw.size > c->echo_sent && ic->max_send_delay_ms && !uv_is_active((uv_handle_t *)&c->hold))
         uv_timer_start(&c->hold, on_hold_expired, ic->max_send_delay_ms, 0);
     bw_conn_flush(c);
@@ -719,7 +708,6 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
         return;
     c->w = w;
     w->nconns++;
-    w->stats.connections++;
     if (w->env->stats) {
         bw_stats_add(w->env->stats, w->env->worker, BW_ST_CONNECTIONS, 1);
         bw_stats_conn_delta(w->env->stats, w->env->worker, +1);

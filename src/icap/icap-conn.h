@@ -8,10 +8,6 @@
 
 #include "icap/icap-service.h"
 
-typedef struct bw_icap_stats {
-    uint64_t connections, requests, infected, blocked, errors, bytes;
-} bw_icap_stats_t;
-
 typedef struct bw_icap_worker {
     uv_loop_t *loop;
     bw_icap_env_t *env;
@@ -22,7 +18,8 @@ typedef struct bw_icap_worker {
      * is a limit for the whole server, as OPTIONS advertises it. */
     uint64_t *conn_slots;
     size_t nslots, slot;
-    bw_icap_stats_t stats;
+    uint64_t requests;     /* answered by this worker (MaxReqsPerChild); the
+                              server-wide counters are env->stats */
     int draining;          /* stop: no new requests on kept-alive connections */
 } bw_icap_worker_t;
 
