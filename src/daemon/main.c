@@ -128,6 +128,9 @@ int main(int argc, char **argv)
         }
         bw_log_init(0);
     }
+    /* Check the metrics address binds, so a bad one stops the start; the
+     * endpoint itself runs in its own process (supervisor.c), and no thread
+     * is left running here when the workers fork. */
     if (d.sc->metrics_addr && d.sc->metrics_addr[0] &&
         bw_stats_http_start(d.stats, d.sc->metrics_addr, &err) != BW_OK) {
         bw_log(BW_LOG_ERR, "%s", err.msg);
@@ -137,8 +140,8 @@ int main(int argc, char **argv)
         bw_conf_free(st);
         return 2;
     }
-    int rc = bw_supervise(&d);
     bw_stats_http_stop();
+    int rc = bw_supervise(&d);
     if (d.sc->counter_file && d.sc->counter_file[0])
         bw_stats_write_file(d.stats, d.sc->counter_file);
     bw_stats_destroy(d.stats);

@@ -52,6 +52,18 @@ static void stats_work(const bw_daemon_t *d, uint64_t *since_ms)
     }
 }
 
+/* The signals the supervisor handles; without SA_RESTART, so each one
+ * interrupts its waitpid(). */
+static void set_handlers(void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGALRM};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 static pid_t spawn(const bw_daemon_t *d, int index)
 {
     pid_t parent = getpid();
@@ -61,24 +73,51 @@ static pid_t spawn(const bw_daemon_t *d, int index)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(0);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = SIG_DFL;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        sigaction(SIGALRM, &sa, NULL);
-        /* The supervisor writes statistics on SIGUSR2; a worker ignores it,
-         * so `kill -USR2` on the whole process group is harmless. */
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGUSR2, &sa, NULL);
-        struct itimerval off;
-        memset(&off, 0, sizeof off);
-        setitimer(ITIMER_REAL, &off, NULL);
+        /* (Interval timers are not inherited: the child has no tick.)  The
+         * supervisor writes statistics on SIGUSR2; a worker ignores it, so
+         * `kill -USR2` on the whole process group is harmless. */
+        set_handlers(SIG_DFL);
+        signal(SIGUSR2, SIG_IGN);
         _exit(bw_worker_run(d, index));
     }
     if (pid < 0)
         bw_log(BW_LOG_ERR, "fork: %s", strerror(errno));
+    return pid;
+}
+
+/* The /metrics endpoint runs in a process of its own, never as a thread of
+ * the supervisor: a thread running while the supervisor forks a worker could
+ * hold a lock (an allocator's, a library's) that the worker then inherits
+ * locked.  The counters are in shared memory, so any process can serve them. */
+static pid_t spawn_metrics(const bw_daemon_t *d)
+{
+    if (!d->sc || !d->sc->metrics_addr || !d->sc->metrics_addr[0])
+        return 0;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        set_handlers(SIG_DFL);
+        signal(SIGUSR2, SIG_IGN);
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        sigprocmask(SIG_BLOCK, &stop, NULL);
+        bw_err_t err;
+        if (bw_stats_http_start(d->stats, d->sc->metrics_addr, &err) != BW_OK) {
+            bw_log(BW_LOG_ERR, "%s", err.msg);
+            _exit(2);
+        }
+        int sig;
+        sigwait(&stop, &sig);
+        bw_stats_http_stop();
+        _exit(0);
+    }
+    if (pid < 0)
+        bw_log(BW_LOG_ERR, "fork (metrics): %s", strerror(errno));
     return pid;
 }
 
@@ -89,14 +128,7 @@ int bw_supervise(const bw_daemon_t *d)
     time_t *started = calloc((size_t)n, sizeof *started);
     if (!pids || !started)
         return 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR2, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
+    set_handlers(on_signal);
     signal(SIGPIPE, SIG_IGN);
     struct itimerval tick = {{1, 0}, {1, 0}};
     setitimer(ITIMER_REAL, &tick, NULL);
@@ -105,6 +137,8 @@ int bw_supervise(const bw_daemon_t *d)
         pids[i] = spawn(d, i);
         started[i] = time(NULL);
     }
+    pid_t mpid = spawn_metrics(d);
+    time_t mstarted = time(NULL);
     bw_log(BW_LOG_INFO, "%d worker(s) started", n);
     bw_stats_set_workers_alive(d->stats, (unsigned)n);
     while (!got_term) {
@@ -121,6 +155,15 @@ int bw_supervise(const bw_daemon_t *d)
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (pid == mpid) {
+            bw_log(BW_LOG_ERR, "metrics process (pid %d) ended (status %d); restarting", (int)pid,
+                   WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+            if (time(NULL) - mstarted < 1)
+                sleep(1);
+            mpid = got_term ? 0 : spawn_metrics(d);
+            mstarted = time(NULL);
+            continue;
         }
         for (int i = 0; i < n; i++) {
             if (pids[i] != pid)
@@ -148,6 +191,10 @@ int bw_supervise(const bw_daemon_t *d)
     for (int i = 0; i < n; i++)
         if (pids[i] > 0)
             kill(pids[i], SIGTERM);
+    if (mpid > 0) {
+        kill(mpid, SIGTERM);
+        waitpid(mpid, NULL, 0);
+    }
     /* Workers drain their connections; give them a bounded time. */
     time_t deadline = time(NULL) + 10;
     int alive = 1;
