@@ -26,9 +26,9 @@ int bw_stats_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *l
 
 /* Serves GET /metrics (text/plain; version=0.0.4) from a libmicrohttpd
  * thread of the calling process, bound to `addr` only; any other path is 404.
- * Call it in the supervisor (the process that lives as long as the server);
- * at most one endpoint per process.  The thread blocks every signal, so
- * signals keep reaching the supervisor's main thread.  A forked child closes
+ * bulwarkd calls it in a process of its own (supervisor.c), never in a
+ * process that forks while the thread runs; at most one endpoint per process.
+ * The thread blocks every signal, so signals reach the main thread.  A forked child closes
  * its inherited copy of the listening socket automatically (pthread_atfork).
  * BW_OK, or BW_ERR with "MetricsAddress ADDR: why" in err. */
 int bw_stats_http_start(bw_stats_t *s, const char *addr, bw_err_t *err);
