@@ -27,7 +27,7 @@ CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parame
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/policy/*.c src/icap/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/policy/*.c src/icap/*.c src/app/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))

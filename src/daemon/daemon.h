@@ -6,7 +6,7 @@
 
 #include "bulwark/bulwark.h"
 #include "core/conf.h"
-#include "daemon/daemon-conf.h"
+#include "app/daemon-conf.h"
 #include "icap/icap-conf.h"
 
 enum { BW_LOG_ERR = 3, BW_LOG_WARN = 4, BW_LOG_INFO = 6 };

@@ -10,16 +10,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "app/schema.h"
 #include "daemon/daemon.h"
 #include "daemon/stats.h"
 #include "policy/groups.h"
 #include "policy/notify.h"
 
-static const bw_conf_table_t *const tables[] = {
-    &bw_daemon_conf_table, &bw_icap_conf_table, &bw_groups_conf_table,
-    &bw_notify_conf_table, &bw_stats_conf_table,
-};
-static const bw_conf_schema_t schema = {tables, sizeof tables / sizeof *tables};
 
 static void usage(FILE *f)
 {
@@ -33,7 +29,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *conf_path = "/etc/bulwark/bulwark.conf";
+    const char *conf_path = BW_DEFAULT_CONF;
     int foreground = 0, print_config = 0;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
@@ -46,7 +42,7 @@ int main(int argc, char **argv)
         case 'c': conf_path = optarg; break;
         case 'f': foreground = 1; break;
         case 'P': print_config = 1; break;
-        case 'D': return bw_conf_doc(&schema, stdout) == BW_OK ? 0 : 1;
+        case 'D': return bw_conf_doc(&bw_app_schema, stdout) == BW_OK ? 0 : 1;
         case 'V': printf("bulwarkd %s\n", BW_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -55,12 +51,12 @@ int main(int argc, char **argv)
     bw_log_init(1);
     bw_conf_state_t *st = NULL;
     bw_err_t err;
-    if (bw_conf_load(&schema, conf_path, &st, &err) != BW_OK) {
+    if (bw_conf_load(&bw_app_schema, conf_path, &st, &err) != BW_OK) {
         fprintf(stderr, "bulwarkd: %s\n", err.msg);
         return 2;
     }
     if (print_config) {
-        int rc = bw_conf_dump(&schema, st, stdout) == BW_OK ? 0 : 1;
+        int rc = bw_conf_dump(&bw_app_schema, st, stdout) == BW_OK ? 0 : 1;
         bw_conf_free(st);
         return rc;
     }

@@ -1,5 +1,5 @@
-/* Exporting the server-wide counters (core/stats.h): the [icapserver.statistics]
- * keys and the Prometheus /metrics endpoint.  The counters file is written by
+/* Exporting the server-wide counters (core/stats.h): the Prometheus /metrics
+ * endpoint (the keys are app/stats-conf.h).  The counters file is written by
  * the supervisor itself (bw_stats_write_file) on SIGUSR2 and every
  * StatisticsInterval. */
 #ifndef BW_DAEMON_STATS_H
@@ -10,19 +10,7 @@
 
 #include "core/conf-t.h"
 #include "core/stats.h"
-
-typedef struct bw_stats_conf {
-    char *counter_file;     /* CounterStatisticsFile ("" = none) */
-    uint64_t interval_ms;   /* StatisticsInterval: how often the file is written */
-    char *metrics_addr;     /* MetricsAddress ("" = no /metrics endpoint) */
-} bw_stats_conf_t;
-
-extern const bw_conf_table_t bw_stats_conf_table;
-
-/* Parses "IP:PORT" or "[IPv6]:PORT" (numeric host, port 1..65535) into *sa.
- * BW_OK, or BW_ERR with "'x' is not ... (expected ...)" in err. */
-int bw_stats_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *len,
-                        bw_err_t *err);
+#include "app/stats-conf.h"
 
 /* Serves GET /metrics (text/plain; version=0.0.4) from a libmicrohttpd
  * thread of the calling process, bound to `addr` only; any other path is 404.

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bulwark/bulwark.h"
-#include "daemon/stats.h"
+#include "app/stats-conf.h"
 
 int bw_stats_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *len,
                         bw_err_t *err)

@@ -1,5 +1,5 @@
 /* The daemon's keys.  Names follow kav4proxy.conf. */
-#include "daemon/daemon-conf.h"
+#include "app/daemon-conf.h"
 
 #include <stddef.h>
 

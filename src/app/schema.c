@@ -1,0 +1,16 @@
+/* Every module's key table, in the order `--config-doc` documents them.  A
+ * new module adds one line here (and nothing else) to own a section. */
+#include "app/schema.h"
+
+#include "app/daemon-conf.h"
+#include "app/stats-conf.h"
+#include "icap/icap-conf.h"
+#include "policy/groups.h"
+#include "policy/notify.h"
+
+static const bw_conf_table_t *const tables[] = {
+    &bw_daemon_conf_table, &bw_icap_conf_table, &bw_groups_conf_table,
+    &bw_notify_conf_table, &bw_stats_conf_table,
+};
+
+const bw_conf_schema_t bw_app_schema = {tables, sizeof tables / sizeof *tables};
