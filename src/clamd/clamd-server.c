@@ -1,0 +1,207 @@
+/* The clamd server of one worker: its listeners, its connections, and the
+ * settings every connection reads (limits, allow-lists, the VERSION text),
+ * prepared once here so a connection never recomputes them.
+ *
+ * Listening sockets are shared by every worker (opened once by the
+ * supervisor); each worker polls them and accept4()s until EAGAIN, so an idle
+ * worker takes the connection and a busy one loses the race.
+ *
+ * Lifetime: the server counts its open listeners and connections (refs);
+ * after bw_clamd_server_close() the last close callback, or the last job of
+ * the last connection, frees it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clamd/clamd-int.h"
+#include "core/stats.h"
+
+#define ACCEPTS_PER_EVENT 64
+
+void bw_clamd_log(server_t *s, int level, const char *fmt, ...)
+{
+    if (!s->env.log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->env.log(level, msg);
+}
+
+void bw_clamd_count(server_t *s, const bw_verdict_t *v)
+{
+    bw_stats_t *st = s->env.stats;
+    if (!st)
+        return;
+    static const enum bw_stat by_status[BW_STATUS_COUNT] = {
+        [BW_CLEAN] = BW_ST_CLEAN,         [BW_CURED] = BW_ST_CURED,
+        [BW_ERROR] = BW_ST_ERROR,         [BW_CORRUPTED] = BW_ST_CORRUPTED,
+        [BW_PROTECTED] = BW_ST_PROTECTED, [BW_TIMEOUT] = BW_ST_TIMEOUT,
+        [BW_TOO_LARGE] = BW_ST_TOO_LARGE, [BW_SUSPICIOUS] = BW_ST_SUSPICIOUS,
+        [BW_WARNING] = BW_ST_WARNING,     [BW_INFECTED] = BW_ST_INFECTED,
+    };
+    unsigned w = s->env.worker;
+    bw_stats_add(st, w, BW_ST_REQUESTS, 1);
+    if (v->status < BW_STATUS_COUNT)
+        bw_stats_add(st, w, by_status[v->status], 1);
+    bw_stats_add(st, w, BW_ST_BYTES, v->bytes_scanned);
+    if (v->status == BW_CLEAN)
+        bw_stats_add(st, w, BW_ST_BYTES_CLEAN, v->bytes_scanned);
+    else if (v->status == BW_INFECTED)
+        bw_stats_add(st, w, BW_ST_BYTES_INFECTED, v->bytes_scanned);
+}
+
+static void server_free(server_t *s)
+{
+    for (size_t i = 0; i < s->nlst; i++)
+        free(s->lst[i]);
+    bw_clamd_allow_free(&s->allow_tcp);
+    bw_clamd_allow_free(&s->allow_local);
+    free(s);
+}
+
+void bw_clamd_server_unref(server_t *s)
+{
+    if (--s->refs == 0 && s->closing)
+        server_free(s);
+}
+
+bw_clamd_server_t *bw_clamd_server_new(uv_loop_t *loop, const bw_clamd_env_t *env)
+{
+    server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    s->env = *env;
+    const bw_clamd_conf_t *cc = env->cc;
+    bw_limits_default(&s->lim);
+    s->lim.max_scan_bytes = cc->max_scan_size;
+    s->lim.max_file_size = cc->max_file_size;
+    s->lim.max_depth = (uint32_t)cc->max_recursion;
+    s->lim.max_files = (uint32_t)cc->max_files;
+    s->lim.max_scan_ms = cc->max_scan_time_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)cc->max_scan_time_ms;
+    s->lim.scan_archives = cc->scan_archive;
+    if (bw_clamd_allow_init(&s->allow_tcp, &cc->scan_allow, "ScanPathAllow") != BW_OK ||
+        bw_clamd_allow_init(&s->allow_local, &cc->local_allow, "LocalScanPathAllow") != BW_OK) {
+        server_free(s);
+        return NULL;
+    }
+    const char *tp = getenv("UV_THREADPOOL_SIZE");
+    int n = tp ? atoi(tp) : 0;
+    s->pool_size = n > 0 ? (unsigned)(n > 1024 ? 1024 : n) : 4; /* libuv's default */
+    bw_clamd_version_init(s);
+    return s;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    listener_t *l = h->data;
+    server_t *s = l->s;
+    close(l->fd);
+    l->fd = -1;
+    bw_clamd_server_unref(s); /* l itself is freed with the server */
+}
+
+static void free_handle_data(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void close_listeners(server_t *s)
+{
+    for (size_t i = 0; i < s->nlst; i++) {
+        listener_t *l = s->lst[i];
+        if (l->closed)
+            continue;
+        l->closed = 1;
+        uv_poll_stop(&l->poll);
+        uv_close((uv_handle_t *)&l->poll, on_listener_closed);
+    }
+}
+
+static void on_acceptable(uv_poll_t *h, int status, int events)
+{
+    listener_t *l = h->data;
+    server_t *s = l->s;
+    (void)events;
+    if (status < 0 || s->draining || s->closing)
+        return;
+    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+                bw_clamd_log(s, 4, "accept: %s", strerror(errno));
+            return;
+        }
+        bw_clamd_conn_accept(s, fd, l->is_unix);
+    }
+}
+
+int bw_clamd_server_listen(bw_clamd_server_t *s, int fd, int is_unix, bw_err_t *err)
+{
+    if (s->nlst >= BW_CLAMD_MAX_LISTENERS)
+        return bw_err_set(err, "clamd: more than %d listeners", BW_CLAMD_MAX_LISTENERS);
+    listener_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return bw_err_set(err, "clamd: out of memory");
+    l->fd = fd;
+    l->is_unix = is_unix;
+    l->s = s;
+    int rc = uv_poll_init_socket(s->loop, &l->poll, fd);
+    if (rc) {
+        free(l);
+        return bw_err_set(err, "clamd: cannot poll listener fd %d: %s", fd, uv_strerror(rc));
+    }
+    l->poll.data = l;
+    rc = uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
+    if (rc) {
+        uv_close((uv_handle_t *)&l->poll, free_handle_data); /* the fd stays the caller's */
+        return bw_err_set(err, "clamd: cannot poll listener fd %d: %s", fd, uv_strerror(rc));
+    }
+    s->refs++;
+    s->lst[s->nlst++] = l;
+    return BW_OK;
+}
+
+void bw_clamd_server_drain(bw_clamd_server_t *s)
+{
+    if (s->draining)
+        return;
+    s->draining = 1;
+    close_listeners(s);
+    conn_t *next;
+    for (conn_t *c = s->conns; c; c = next) {
+        next = c->next; /* draining may close (never free) it */
+        bw_clamd_conn_drain(c);
+    }
+}
+
+size_t bw_clamd_server_conns(const bw_clamd_server_t *s)
+{
+    return s->nconns;
+}
+
+void bw_clamd_server_close(bw_clamd_server_t *s)
+{
+    if (s->closing)
+        return;
+    s->draining = 1;
+    s->closing = 1;
+    close_listeners(s);
+    conn_t *next;
+    for (conn_t *c = s->conns; c; c = next) {
+        next = c->next;
+        bw_clamd_conn_close(c);
+    }
+    if (s->refs == 0)
+        server_free(s);
+}
