@@ -49,6 +49,10 @@ static void dump_key(FILE *f, const bw_conf_key_t *k, const conf_inst_t *in, siz
 {
     const conf_slot_t *slot = &in->slots[ki];
     const void *dst = in->data + k->offset;
+    if ((k->flags & BW_CONF_SECRET) && slot->line) {
+        fprintf(f, "%s = (hidden)\n", k->name);
+        return;
+    }
     if (k->type == BW_CONF_PATH) {
         const char *const *v = dst;
         size_t n = 1;

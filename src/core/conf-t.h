@@ -53,6 +53,8 @@ enum {
     /* The key may also appear in `[section:GROUP]` copies of its section;
      * a group that does not set it inherits the base section's value. */
     BW_CONF_GROUPABLE = 1u << 1,
+    /* A secret (a password): dumps show "(hidden)" instead of the value. */
+    BW_CONF_SECRET = 1u << 2,
 };
 
 /* One word of an enum key; a table of these ends with { NULL, 0 }. */
@@ -84,7 +86,7 @@ typedef struct bw_conf_key {
     const char *section;  /* "icapserver.network" (matched case-insensitively) */
     const char *name;     /* "ListenAddress" (matched case-insensitively) */
     bw_conf_type_t type;
-    unsigned flags;       /* BW_CONF_REPEATABLE | BW_CONF_GROUPABLE */
+    unsigned flags;       /* BW_CONF_REPEATABLE | BW_CONF_GROUPABLE | BW_CONF_SECRET */
     /* The default, as file text.  NULL: the zero value (false, 0, NULL string,
      * empty list).  A repeatable key's default may hold several values
      * separated by '\n'. */

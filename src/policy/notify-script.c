@@ -111,7 +111,7 @@ static void on_script_exit(uv_process_t *p, int64_t status, int sig)
     bw_notifier_t *n = r->n;
     uint64_t ms = uv_now(n->loop) - r->started;
     r->exited = true;
-    n->st.script_running--;
+    n->script_running--;
     if (r->timed_out) {
         n->st.script_timeouts++;
         nf_log(n, 4, "NotifyScript %s: killed after %llu ms (NotifyScriptTimeout)",
@@ -176,13 +176,13 @@ static void start_one(bw_notifier_t *n, nf_job_t *j)
         return;
     }
     n->st.script_runs++;
-    n->st.script_running++;
+    n->script_running++;
     uv_timer_start(&r->timer, on_timeout, n->conf.script_timeout_ms, 0);
 }
 
 void nf_script_start_next(bw_notifier_t *n)
 {
-    while (!n->closing && n->st.script_running < n->conf.max_running) {
+    while (!n->closing && n->script_running < n->conf.max_running) {
         nf_job_t *j = nf_queue_pop(&n->script_q);
         if (!j)
             break;

@@ -1,6 +1,7 @@
-/* Administrator notifications: configuration, the event's JSON, the bounded
- * queues and the notifier's life cycle.  The two channels live in
- * notify-script.c and notify-webhook.c.
+/* Administrator notifications: the event's JSON, the bounded queues and the
+ * notifier's life cycle.  The channels live in notify-script.c,
+ * notify-webhook.c and notify-mail.c (the last two run on the libcurl
+ * machinery of notify-curl.c); the keys are in notify-conf.c.
  *
  * Design: everything runs on the worker's libuv loop, with no thread of our
  * own.  bw_notify only copies the event into a per-channel job (a ready
@@ -9,7 +10,9 @@
  * all loop events.  A channel holds at most max_running jobs in flight and
  * max_queued waiting, so a detection storm costs bounded memory and
  * processes, and the excess is dropped and counted rather than stalling the
- * scans that produce it.
+ * scans that produce it.  Each channel's job is built when the event
+ * arrives (an environment block, a JSON body, a whole mail message), so a
+ * queued event holds no pointer into the caller's memory.
  */
 #include "policy/notify-int.h"
 
@@ -18,69 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bulwark/bulwark.h"
 #include "core/buf.h"
 
-/* ---- configuration ------------------------------------------------------ */
-
-#define OFF(f) offsetof(bw_notify_conf_t, f)
-
-static int notify_check(const void *conf, const char *group, bw_err_t *err)
-{
-    const bw_notify_conf_t *c = conf;
-    (void)group;
-    const char *u = c->webhook_url;
-    if (u && u[0]) {
-        size_t skip = !strncasecmp(u, "http://", 7) ? 7 : !strncasecmp(u, "https://", 8) ? 8 : 0;
-        if (!skip || !u[skip] || u[skip] == '/')
-            return bw_err_set(err, "WebhookUrl: '%.80s' is not an http:// or https:// URL with "
-                              "a host", u);
-        for (const char *p = u; *p; p++)
-            if ((unsigned char)*p <= ' ' || *p == 0x7f)
-                return bw_err_set(err, "WebhookUrl: blank or control character at byte %zu",
-                                  (size_t)(p - u));
-    }
-    const char *s = c->script;
-    if (s && s[0]) {
-        struct stat sb;
-        if (stat(s, &sb) || !S_ISREG(sb.st_mode) || access(s, X_OK))
-            return bw_err_set(err, "NotifyScript: %.200s is not an executable file", s);
-    }
-    return BW_OK;
-}
-
-static const bw_conf_key_t keys[] = {
-    {"icapserver.notify", "NotifyScript", BW_CONF_PATH, 0, "", 0, 4096, OFF(script), NULL, NULL,
-     NULL, 0, NULL,
-     "program run per detection with the event in BULWARK_* environment variables (no shell; "
-     "empty: none)"},
-    {"icapserver.notify", "NotifyScriptTimeout", BW_CONF_DURATION, 0, "10s", 100, 3600000,
-     OFF(script_timeout_ms), NULL, NULL, NULL, 0, NULL,
-     "a NotifyScript still running after this is killed (SIGKILL to its process group)"},
-    {"icapserver.notify", "NotifyMaxConcurrent", BW_CONF_UINT, 0, "4", 1, 256, OFF(max_running),
-     NULL, NULL, NULL, 0, NULL, "scripts (and webhook posts) running at once per worker"},
-    {"icapserver.notify", "NotifyMaxQueued", BW_CONF_UINT, 0, "100", 0, 100000, OFF(max_queued),
-     NULL, NULL, NULL, 0, NULL,
-     "events waiting per channel and worker; more are dropped, counted and logged"},
-    {"icapserver.notify", "WebhookUrl", BW_CONF_STRING, 0, "", 0, 2048, OFF(webhook_url), NULL,
-     NULL, NULL, 0, NULL, "http(s) URL that receives each event as a JSON POST (empty: none)"},
-    {"icapserver.notify", "WebhookTimeout", BW_CONF_DURATION, 0, "5s", 100, 600000,
-     OFF(webhook_timeout_ms), NULL, NULL, NULL, 0, NULL,
-     "whole-transfer bound of one webhook POST (connecting included)"},
-};
-
-const bw_conf_table_t bw_notify_conf_table = {
-    "notify", sizeof(bw_notify_conf_t), keys, BW_CONF_NKEYS(keys), NULL, notify_check,
-};
-
 /* ---- JSON --------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes), or 0 (RFC 3629:
- * no overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t nf_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     if (c < 0x80)
@@ -122,7 +69,7 @@ static void json_str(bw_buf_t *b, const char *s)
     bw_buf_append(b, "\"", 1);
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = nf_utf8_seq(p + i, n - i);
         if (l == 0) {
             bw_buf_puts(b, "\\ufffd");
             i++;
@@ -182,7 +129,19 @@ void nf_job_free(nf_job_t *j)
     }
 }
 
-static void queue_push(nf_queue_t *q, nf_job_t *j)
+nf_job_t *nf_body_job(char *body)
+{
+    nf_job_t *j = body ? calloc(1, sizeof *j) : NULL;
+    if (!j) {
+        free(body);
+        return NULL;
+    }
+    j->body = body;
+    j->body_len = strlen(body);
+    return j;
+}
+
+void nf_queue_push(nf_queue_t *q, nf_job_t *j)
 {
     j->next = NULL;
     if (q->tail)
@@ -249,6 +208,26 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
+static void free_conf_strings(bw_notify_conf_t *c)
+{
+    free(c->script);
+    free(c->webhook_url);
+    free(c->mail_from);
+    free(c->smtp_url);
+    free(c->smtp_user);
+    free(c->smtp_password);
+    free(c->smtp_ca_file);
+}
+
+/* Everything the notifier owns besides its handles. */
+static void free_state(bw_notifier_t *n)
+{
+    nf_hook_free(n);
+    nf_mail_free(n);
+    free_conf_strings(&n->conf);
+    free(n->path_env);
+}
+
 bw_notifier_t *bw_notifier_new(uv_loop_t *loop, const bw_notify_conf_t *conf)
 {
     bw_notifier_t *n = calloc(1, sizeof *n);
@@ -258,6 +237,13 @@ bw_notifier_t *bw_notifier_new(uv_loop_t *loop, const bw_notify_conf_t *conf)
     n->conf = *conf;
     n->conf.script = dup_or_empty(conf->script);
     n->conf.webhook_url = dup_or_empty(conf->webhook_url);
+    n->conf.mail_from = dup_or_empty(conf->mail_from);
+    n->conf.smtp_url = dup_or_empty(conf->smtp_url && conf->smtp_url[0] ? conf->smtp_url
+                                                                         : "smtp://localhost");
+    n->conf.smtp_user = dup_or_empty(conf->smtp_user);
+    n->conf.smtp_password = dup_or_empty(conf->smtp_password);
+    n->conf.smtp_ca_file = dup_or_empty(conf->smtp_ca_file);
+    /* The list stays the caller's: nf_mail_init copies the addresses. */
     const char *path = getenv("PATH");
     size_t pl = strlen(path && path[0] ? path : "/usr/local/bin:/usr/bin:/bin");
     n->path_env = malloc(pl + 6);
@@ -272,21 +258,34 @@ bw_notifier_t *bw_notifier_new(uv_loop_t *loop, const bw_notify_conf_t *conf)
         n->conf.script_timeout_ms = 10000;
     if (!n->conf.webhook_timeout_ms)
         n->conf.webhook_timeout_ms = 5000;
-    if (!n->conf.script || !n->conf.webhook_url || !n->path_env ||
+    if (!n->conf.mail_timeout_ms)
+        n->conf.mail_timeout_ms = 10000;
+    bool mail = bw_notify_conf_enabled(&(bw_notify_conf_t){.mail_to = conf->mail_to});
+    n->conf.mail_to = (bw_conf_list_t){0, NULL};
+    if (!n->conf.script || !n->conf.webhook_url || !n->conf.mail_from || !n->conf.smtp_url ||
+        !n->conf.smtp_user || !n->conf.smtp_password || !n->conf.smtp_ca_file || !n->path_env ||
         uv_timer_init(loop, &n->drain_timer)) {
-        free(n->conf.script);
-        free(n->conf.webhook_url);
-        free(n->path_env);
+        free_state(n);
         free(n);
         return NULL;
     }
     n->drain_timer.data = n;
     n->handles = 1;
-    if (n->conf.webhook_url[0] && nf_hook_init(n)) {
-        /* Notifications are an accessory: run without the webhook rather
-         * than fail the worker, and say so. */
+    /* Notifications are an accessory: run without a channel that cannot
+     * start rather than fail the worker, and say so. */
+    if (n->conf.webhook_url[0] && (nf_curl_init(n) || nf_hook_init(n))) {
         nf_log(n, 3, "webhook: cannot initialise libcurl; webhook disabled");
-        n->conf.webhook_url[0] = '\0';
+        n->hook.setup = NULL;
+    }
+    if (mail) {
+        n->conf.mail_to = conf->mail_to; /* read by nf_mail_init only */
+        int rc = nf_curl_init(n) || nf_mail_init(n);
+        n->conf.mail_to = (bw_conf_list_t){0, NULL};
+        if (rc) {
+            nf_log(n, 3, "mail: cannot start (no usable MailTo, out of memory, or libcurl "
+                         "failed); mail disabled");
+            n->mail.setup = NULL;
+        }
     }
     return n;
 }
@@ -297,49 +296,62 @@ void bw_notifier_set_log(bw_notifier_t *n, bw_notify_log_fn fn, void *ud)
     n->log_ud = ud;
 }
 
+/* Queues a job for a curl channel that is on, or counts the drop. */
+static void curl_enqueue(bw_notifier_t *n, nf_curl_chan_t *c, const bw_event_t *ev,
+                         nf_job_t *(*make)(bw_notifier_t *, const bw_event_t *))
+{
+    if (!c->setup)
+        return;
+    if (n->closing || (c->q.n >= n->conf.max_queued && c->running >= n->conf.max_running)) {
+        count_drop(n, c->name);
+        return;
+    }
+    nf_job_t *j = make(n, ev);
+    if (!j) {
+        count_drop(n, c->name);
+        return;
+    }
+    nf_queue_push(&c->q, j);
+    nf_curl_start_next(n, c);
+}
+
+static nf_job_t *make_hook_job(bw_notifier_t *n, const bw_event_t *ev)
+{
+    (void)n;
+    return nf_hook_job(ev);
+}
+
 void bw_notify(bw_notifier_t *n, const bw_event_t *ev)
 {
     if (!n || !ev)
         return;
     if (n->conf.script[0]) {
         if (n->closing || (n->script_q.n >= n->conf.max_queued &&
-                           n->st.script_running >= n->conf.max_running)) {
+                           n->script_running >= n->conf.max_running)) {
             count_drop(n, "NotifyScript");
         } else {
             nf_job_t *j = nf_script_job(n, ev);
             if (!j) {
                 count_drop(n, "NotifyScript");
             } else {
-                queue_push(&n->script_q, j);
+                nf_queue_push(&n->script_q, j);
                 nf_script_start_next(n);
             }
         }
     }
-    if (n->conf.webhook_url[0]) {
-        if (n->closing || (n->hook_q.n >= n->conf.max_queued &&
-                           n->st.webhook_running >= n->conf.max_running)) {
-            count_drop(n, "webhook");
-        } else {
-            nf_job_t *j = calloc(1, sizeof *j);
-            if (j)
-                j->body = bw_event_json(ev);
-            if (!j || !j->body) {
-                nf_job_free(j);
-                count_drop(n, "webhook");
-            } else {
-                j->body_len = strlen(j->body);
-                queue_push(&n->hook_q, j);
-                nf_hook_start_next(n);
-            }
-        }
-    }
+    curl_enqueue(n, &n->hook, ev, make_hook_job);
+    curl_enqueue(n, &n->mail, ev, nf_mail_job);
 }
 
 void bw_notifier_stats(const bw_notifier_t *n, bw_notify_stats_t *out)
 {
     *out = n->st;
+    out->script_running = n->script_running;
     out->script_queued = n->script_q.n;
-    out->webhook_queued = n->hook_q.n;
+    out->webhook_running = n->hook.running;
+    out->webhook_queued = n->hook.q.n;
+    out->mail_running = n->mail.running;
+    out->mail_queued = n->mail.q.n;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -353,18 +365,17 @@ void nf_handle_closed(bw_notifier_t *n)
         return;
     if (n->done)
         *n->done = true;
-    free(n->conf.script);
-    free(n->conf.webhook_url);
-    free(n->path_env);
+    free_state(n);
     free(n);
 }
 
 void nf_maybe_finish(bw_notifier_t *n)
 {
-    if (!n->closing || n->tearing_down || n->st.script_running || n->st.webhook_running)
+    if (!n->closing || n->tearing_down || n->script_running || n->hook.running ||
+        n->mail.running)
         return;
     n->tearing_down = true;
-    nf_hook_teardown(n);
+    nf_curl_teardown(n);
     uv_timer_stop(&n->drain_timer);
     uv_close((uv_handle_t *)&n->drain_timer, on_handle_closed);
 }
@@ -373,10 +384,12 @@ void nf_maybe_finish(bw_notifier_t *n)
 static void on_drain_timeout(uv_timer_t *t)
 {
     bw_notifier_t *n = t->data;
-    nf_log(n, 4, "shutting down: stopping %llu script(s) and %llu webhook post(s) still running",
-           (unsigned long long)n->st.script_running, (unsigned long long)n->st.webhook_running);
+    nf_log(n, 4, "shutting down: stopping %llu script(s), %llu webhook post(s) and %llu mail(s) "
+                 "still running",
+           (unsigned long long)n->script_running, (unsigned long long)n->hook.running,
+           (unsigned long long)n->mail.running);
     nf_script_kill_all(n);
-    nf_hook_abort_all(n);
+    nf_curl_abort_all(n);
     nf_maybe_finish(n);
 }
 
@@ -385,13 +398,15 @@ void bw_notifier_close(bw_notifier_t *n)
     if (!n || n->closing)
         return;
     n->closing = true;
-    uint64_t k = queue_clear(&n->script_q) + queue_clear(&n->hook_q);
+    uint64_t k = queue_clear(&n->script_q) + queue_clear(&n->hook.q) + queue_clear(&n->mail.q);
     n->st.dropped += k;
     if (k)
         nf_log(n, 4, "shutting down: dropped %llu queued event(s)", (unsigned long long)k);
-    uint64_t bound = n->conf.script_timeout_ms > n->conf.webhook_timeout_ms
-                         ? n->conf.script_timeout_ms
-                         : n->conf.webhook_timeout_ms;
+    uint64_t bound = n->conf.script_timeout_ms;
+    if (n->conf.webhook_timeout_ms > bound)
+        bound = n->conf.webhook_timeout_ms;
+    if (n->mail.setup && n->conf.mail_timeout_ms > bound)
+        bound = n->conf.mail_timeout_ms;
     uv_timer_start(&n->drain_timer, on_drain_timeout, bound + 1000, 0);
     nf_maybe_finish(n);
 }

@@ -1,8 +1,11 @@
 /* Notifications: the script channel (environment, timeout kill, failures,
  * the concurrency and queue bounds), the webhook against a receiver in a
  * thread of this test (JSON body, refused port, hanging peer, HTTP error),
- * JSON escaping, the configuration keys, and a bounded shutdown.  Every
- * test runs a real uv loop and measures that it never stalls. */
+ * mail (the message's format and header-injection safety, checked with
+ * Python's email parser; delivery to an SMTP responder in a thread; a
+ * hanging server, a refused recipient, the queue bounds), JSON escaping,
+ * the configuration keys, and a bounded shutdown.  Every test runs a real
+ * uv loop and measures that it never stalls. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -864,6 +868,668 @@ TEST(webhook_free_aborts_transfer_in_flight)
     CHECK_CONTAINS(lc.text, "webhook");
     CHECK_EQ(uv_loop_close(&loop), 0);
     rx_stop(&r);
+}
+
+/* ---- mail: the message ------------------------------------------------------ */
+
+static const char *const two_to[] = {"a@example.net", "b@example.org"};
+
+static char *sample_mail(const bw_event_t *ev)
+{
+    return bw_event_mail(ev, "bulwark@test.example", two_to, 2, "<1700000000.1.42@test.example>");
+}
+
+/* Checks with python3's email parser (policy default: headers unfolded and
+ * decoded, the body's transfer encoding undone) that evaluating `expr` over
+ * the message (m, and body = its decoded text) prints `want`. */
+static bool py_mail(const char *msg, const char *expr, const char *want)
+{
+    mk_tmpdir();
+    char mp[300], cmd[1400];
+    snprintf(mp, sizeof mp, "%s/msg.eml", tmpdir);
+    FILE *f = fopen(mp, "wb");
+    fputs(msg, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import sys, email, email.policy, email.utils;"
+             " m = email.message_from_bytes(open(sys.argv[1], \"rb\").read(),"
+             " policy=email.policy.default); body = m.get_content();"
+             " sys.stdout.write(ascii(%s))' %s",
+             expr, mp);
+    FILE *p = popen(cmd, "r");
+    char out[16384] = "";
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    int rc = p ? pclose(p) : -1;
+    if (rc || strcmp(out, want)) {
+        fprintf(stderr, "  python: %s gave [%.2000s] (rc %d), want [%.2000s]\n", expr, out, rc,
+                want);
+        return false;
+    }
+    return true;
+}
+
+/* What any relay accepts, whatever the event held: 7-bit printable ASCII
+ * with CRLF line ends only, header lines within 998 bytes, body lines
+ * within 76 (quoted-printable), and no body line starting with '.'. */
+static bool wire_ok(const char *msg)
+{
+    bool in_body = false;
+    size_t col = 0, line = 1;
+    for (const char *p = msg; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\r') {
+            if (p[1] != '\n') {
+                fprintf(stderr, "  line %zu: bare CR\n", line);
+                return false;
+            }
+            if (col == 0 && !in_body)
+                in_body = true;
+            p++;
+            col = 0;
+            line++;
+            continue;
+        }
+        if (c == '\n' || c < 0x20 || c > 0x7e) {
+            fprintf(stderr, "  line %zu: byte 0x%02x\n", line, c);
+            return false;
+        }
+        if (in_body && col == 0 && c == '.') {
+            fprintf(stderr, "  line %zu starts with '.'\n", line);
+            return false;
+        }
+        if (col == 0 && !in_body && (c == ' ' || c == '\t') && line > 1) {
+            /* a folded header line: only To: folds */
+        }
+        col++;
+        if (col > (in_body ? 76u : 998u)) {
+            fprintf(stderr, "  line %zu longer than %u\n", line, in_body ? 76u : 998u);
+            return false;
+        }
+    }
+    return in_body;
+}
+
+#define MAIL_KEYS                                                                                 \
+    "['Date', 'From', 'To', 'Subject', 'Message-ID', 'MIME-Version', 'Content-Type', "          \
+    "'Content-Transfer-Encoding', 'Auto-Submitted']"
+
+TEST(mail_message_headers_and_body)
+{
+    char *m = sample_mail(&sample);
+    CHECK(m != NULL);
+    CHECK(wire_ok(m));
+    CHECK(py_mail(m, "list(m.keys())", MAIL_KEYS));
+    CHECK(py_mail(m, "[m[\"Subject\"], m[\"From\"], m[\"To\"], m[\"Message-ID\"]]",
+                  "['Bulwark: INFECTED EICAR-Test-File at http://example.com/eicar.com', "
+                  "'Bulwark <bulwark@test.example>', 'a@example.net, b@example.org', "
+                  "'<1700000000.1.42@test.example>']"));
+    CHECK(py_mail(m, "email.utils.parsedate_to_datetime(m[\"Date\"]).timestamp()", "1700000000.0"));
+    CHECK(py_mail(m, "[m.get_content_type(), m.get_content_charset()]", "['text/plain', 'utf-8']"));
+    CHECK(py_mail(m, "[l for l in body.splitlines() if \":\" in l][:10]",
+                  "['Status:     INFECTED', 'Threat:     EICAR-Test-File', "
+                  "'URL:        http://example.com/eicar.com', 'Client IP:  10.1.2.3', "
+                  "'User:       alice', 'Group:      kids', 'Action:     deny', "
+                  "'Method:     RESPMOD', 'Size:       68 bytes', "
+                  "'Time:       2023-11-14 22:13:20 UTC (1700000000)']"));
+    free(m);
+
+    /* Missing fields: "-" in the body; the subject keeps what exists. */
+    bw_event_t ev = {.status = "CORRUPTED", .size = 0, .time = 0};
+    m = bw_event_mail(&ev, "f@x.example", two_to, 1, NULL);
+    CHECK(wire_ok(m));
+    CHECK(py_mail(m, "[m[\"Subject\"], m[\"To\"], \"Message-ID\" in m]",
+                  "['Bulwark: CORRUPTED', 'a@example.net', False]"));
+    CHECK(py_mail(m, "[l for l in body.splitlines() if l.startswith((\"Threat\", \"URL\", \"User\"))]",
+                  "['Threat:     -', 'URL:        -', 'User:       -']"));
+    free(m);
+}
+
+TEST(mail_event_fields_cannot_inject_headers)
+{
+    bw_event_t ev = sample;
+    ev.url = "http://x/a\r\nBcc: victim@evil.example\r\n\r\nfake body";
+    ev.threat = "Evil\nX-Injected: 1";
+    ev.status = "INFECTED\r\n ";
+    ev.user = "bob\r\nCc: c@evil.example";
+    ev.client_ip = "\r\n.\r\n";
+    char *m = sample_mail(&ev);
+    CHECK(m != NULL);
+    CHECK(wire_ok(m));
+    CHECK(py_mail(m, "list(m.keys())", MAIL_KEYS));
+    CHECK(py_mail(m, "m[\"Subject\"]",
+                  "'Bulwark: INFECTED%0D%0A  Evil%0AX-Injected: 1 at "
+                  "http://x/a%0D%0ABcc: victim@evil.example%0D%0A%0D%0Afake body'"));
+    CHECK(py_mail(m, "[l for l in body.splitlines() if l.startswith((\"URL\", \"User\", \"Client\"))]",
+                  "['URL:        http://x/a\\\\r\\\\nBcc: victim@evil.example\\\\r\\\\n\\\\r\\\\nfake body', "
+                  "'Client IP:  \\\\r\\\\n.\\\\r\\\\n', "
+                  "'User:       bob\\\\r\\\\nCc: c@evil.example']"));
+    CHECK(strstr(m, "\nBcc") == NULL && strstr(m, "\nCc:") == NULL && strstr(m, "\nX-Injected") == NULL);
+    free(m);
+}
+
+TEST(mail_odd_bytes_and_long_values)
+{
+    /* invalid UTF-8, valid 2- and 3-byte UTF-8, controls, then 9000 bytes:
+     * the subject is cut with "...", the body value at 8192 bytes. */
+    static char url[9200];
+    size_t k = (size_t)snprintf(url, sizeof url, "http://x/\xff\xc3\xa9\xe2\x82\xac\x01\x7f=");
+    memset(url + k, 'a', 9000);
+    url[k + 9000] = '\0';
+    bw_event_t ev = sample;
+    ev.url = url;
+    ev.threat = "Tr\xc3\xa9jan";
+    char *m = sample_mail(&ev);
+    CHECK(m != NULL);
+    CHECK(wire_ok(m));
+    CHECK(py_mail(m, "[m[\"Subject\"][:69], m[\"Subject\"][-6:], len(m[\"Subject\"]) < 500]",
+                  "['Bulwark: INFECTED Tr%C3%A9jan at http://x/%FF%C3%A9%E2%82%AC%01%7F=aa', "
+                  "'aaa...', True]"));
+    char want[9400];
+    snprintf(want, sizeof want, "'URL:        http://x/\\ufffd\\xe9\\u20ac\\\\x01\\\\x7f=%.*s'",
+             (int)(BW_NOTIFY_MAX_FIELD - k), url + k);
+    CHECK(py_mail(m, "[l for l in body.splitlines() if l.startswith(\"URL\")][0]", want));
+    CHECK(py_mail(m, "[l for l in body.splitlines() if l.startswith(\"Threat\")][0]",
+                  "'Threat:     Tr\\xe9jan'"));
+    free(m);
+}
+
+TEST(mail_no_body_line_starts_with_a_dot)
+{
+    /* Soft line breaks fall at every position of a run of dots for some
+     * length: no line may start with '.' (SMTP's end of data) or "From ". */
+    char url[400];
+    for (int len = 0; len < 160; len++) {
+        int k = snprintf(url, sizeof url, "http://x/");
+        memset(url + k, '.', (size_t)len);
+        snprintf(url + k + len, sizeof url - (size_t)(k + len), "From x");
+        bw_event_t ev = sample;
+        ev.url = url;
+        ev.user = url;
+        char *m = sample_mail(&ev);
+        bool ok = wire_ok(m) && !strstr(m, "\r\nFrom ");
+        if (!ok)
+            fprintf(stderr, "  with %d dots\n", len);
+        CHECK(ok);
+        if (len == 151)
+            CHECK(py_mail(m, "[l[12:] for l in body.splitlines() if l.startswith(\"URL\")][0]",
+                          "'http://x/......................................................."
+                          "......................................................................"
+                          "..........................From x'"));
+        free(m);
+    }
+}
+
+TEST(mail_address_checks)
+{
+    const char *good[] = {"admin@example.net", "a.b+tag@sub.example.co", "root@localhost",
+                          "x@[192.0.2.1]", "x@[IPv6:2001:db8::1]", "o'brien@example.ie",
+                          "x_y-z=1@a-b.example"};
+    const char *bad[] = {"", "admin", "@example.net", "admin@", "Admin <a@b.example>",
+                         "<a@b.example>", "a@b c.example", "a@b\r\nBcc: x@y", "a..b@x.example",
+                         ".a@x.example", "a.@x.example", "a@x..example", "a@.x.example",
+                         "a@b.example,c@d.example", "\"q\"@x.example", "a@ex_ample.com",
+                         "a@[x]", "a@[]", "caf\xc3\xa9@x.example", "a@b;c", "a@b:25"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        const char *why = NULL;
+        bool ok = bw_mail_address_ok(good[i], &why);
+        if (!ok)
+            fprintf(stderr, "  refused %s: %s\n", good[i], why);
+        CHECK(ok);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *why = NULL;
+        bool ok = bw_mail_address_ok(bad[i], &why);
+        if (ok)
+            fprintf(stderr, "  accepted %s\n", bad[i]);
+        CHECK(!ok && why && why[0]);
+    }
+}
+
+TEST(mail_conf_keys)
+{
+    bw_err_t err = {{0}};
+    bw_conf_state_t *st = NULL;
+    CHECK_EQ(bw_conf_load_buf(&schema, "/etc/b.conf", "", 0, &st, &err), BW_OK);
+    const bw_notify_conf_t *c = st ? bw_conf_get(st, &bw_notify_conf_table, NULL) : NULL;
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_EQ(c->mail_to.n, 0);
+        CHECK_STR(c->smtp_url, "smtp://localhost");
+        CHECK_STR(c->mail_from, "");
+        CHECK_EQ(c->smtp_starttls, BW_STARTTLS_NO);
+        CHECK_EQ(c->mail_timeout_ms, 10000);
+        CHECK(!bw_notify_conf_enabled(c));
+    }
+    bw_conf_free(st);
+
+    const char *text = "[icapserver.notify]\nMailTo = sec@example.net\nMailTo =\n"
+                       "MailTo = soc@example.org\nMailFrom = av@proxy.example\n"
+                       "SmtpUrl = smtps://mail.example:465\nSmtpUser = av\nSmtpPassword = s3cret\n"
+                       "MailTimeout = 2s\n";
+    st = NULL;
+    CHECK_EQ(bw_conf_load_buf(&schema, "/etc/b.conf", text, strlen(text), &st, &err), BW_OK);
+    if (st) {
+        c = bw_conf_get(st, &bw_notify_conf_table, NULL);
+        CHECK_EQ(c->mail_to.n, 3);
+        CHECK_STR(BW_CONF_LIST_AT(&c->mail_to, char *, 0), "sec@example.net");
+        CHECK_STR(BW_CONF_LIST_AT(&c->mail_to, char *, 2), "soc@example.org");
+        CHECK_STR(c->mail_from, "av@proxy.example");
+        CHECK_STR(c->smtp_url, "smtps://mail.example:465");
+        CHECK_STR(c->smtp_user, "av");
+        CHECK_EQ(c->mail_timeout_ms, 2000);
+        CHECK(bw_notify_conf_enabled(c));
+    } else {
+        fprintf(stderr, "  %s\n", err.msg);
+    }
+    bw_conf_free(st);
+    /* An empty MailTo alone enables nothing. */
+    text = "[icapserver.notify]\nMailTo =\n";
+    st = NULL;
+    CHECK_EQ(bw_conf_load_buf(&schema, "/etc/b.conf", text, strlen(text), &st, &err), BW_OK);
+    if (st)
+        CHECK(!bw_notify_conf_enabled(bw_conf_get(st, &bw_notify_conf_table, NULL)));
+    bw_conf_free(st);
+    /* STARTTLS required makes a password on smtp:// acceptable. */
+    text = "[icapserver.notify]\nSmtpUrl = smtp://mx.example:587\nSmtpStartTls = yes\n"
+           "SmtpUser = u\nSmtpPassword = p\n";
+    st = NULL;
+    CHECK_EQ(bw_conf_load_buf(&schema, "/etc/b.conf", text, strlen(text), &st, &err), BW_OK);
+    bw_conf_free(st);
+
+    conf_fails("[icapserver.notify]\nMailTo = Admin <a@b.example>\n", "b.conf:2: MailTo");
+    conf_fails("[icapserver.notify]\n\nMailTo = a@b.example\nMailTo = a@b@c\n",
+               "b.conf:4: MailTo: 'a@b@c' is not a usable mail address");
+    conf_fails("[icapserver.notify]\nMailFrom = bulwark\n", "b.conf:2: MailFrom");
+    conf_fails("[icapserver.notify]\nSmtpUrl = http://mail.example\n",
+               "b.conf:2: SmtpUrl: 'http://mail.example' is not an smtp:// or smtps:// URL");
+    conf_fails("[icapserver.notify]\nSmtpUrl = smtp://\n", "SmtpUrl");
+    conf_fails("[icapserver.notify]\nSmtpUrl = smtp://u:pw@mail.example\n", "holds credentials");
+    conf_fails("[icapserver.notify]\nSmtpUser = u\nSmtpPassword = p\n", "in clear");
+    conf_fails("[icapserver.notify]\nSmtpStartTls = try\nSmtpUser = u\n", "in clear");
+    conf_fails("[icapserver.notify]\nSmtpPassword = p\n", "SmtpPassword: set without SmtpUser");
+    conf_fails("[icapserver.notify]\nSmtpStartTls = maybe\n", "b.conf:2: SmtpStartTls");
+    conf_fails("[icapserver.notify]\nMailTimeout = 10ms\n", "b.conf:2: MailTimeout");
+    conf_fails("[icapserver.notify]\nSmtpCAFile = /nonexistent/ca.pem\n",
+               "SmtpCAFile: /nonexistent/ca.pem is not a readable file");
+    conf_fails("[icapserver.notify:kids]\nMailTo = a@b.example\n", "no per-group keys");
+}
+
+/* ---- mail: an SMTP responder in a thread ------------------------------------ */
+
+enum { SMTP_OK, SMTP_HANG, SMTP_REJECT_RCPT };
+
+typedef struct smtp_rx {
+    int lfd, port, mode;
+    pthread_t th;
+    pthread_mutex_t mu;
+    struct smtp_session {
+        struct smtp_rx *r;
+        int fd;
+        pthread_t th;
+    } sess[8];
+    int nsess;
+    int nmsg;
+    char env[8][512];      /* MAIL FROM and RCPT TO lines of each message */
+    char data[8][12000];   /* what came between DATA and the final "." */
+    int hung[16], nhung;
+    volatile int stop;
+} smtp_rx_t;
+
+/* Reads one CRLF line into line (without CRLF); false on EOF, timeout, stop. */
+static bool smtp_line(smtp_rx_t *r, int fd, char *buf, size_t *have, char *line, size_t cap)
+{
+    for (int spins = 0; spins < 250 && !r->stop; spins++) {
+        char *e = memmem(buf, *have, "\r\n", 2);
+        if (e) {
+            size_t l = (size_t)(e - buf);
+            snprintf(line, cap, "%.*s", (int)l, buf);
+            memmove(buf, e + 2, *have - l - 2);
+            *have -= l + 2;
+            return true;
+        }
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 20) <= 0)
+            continue;
+        ssize_t k = read(fd, buf + *have, 16384 - *have);
+        if (k <= 0)
+            return false;
+        *have += (size_t)k;
+    }
+    return false;
+}
+
+static void say(int fd, const char *s)
+{
+    ssize_t w = write(fd, s, strlen(s));
+    (void)w;
+}
+
+typedef struct smtp_session smtp_session_t;
+
+/* One SMTP session (a server serves several at once: curl may open a
+ * connection per message and keep it for the next). */
+static void *smtp_session(void *arg)
+{
+    smtp_session_t *ss = arg;
+    smtp_rx_t *r = ss->r;
+    int fd = ss->fd;
+    char buf[16384], line[12000], env[512] = "";
+    size_t have = 0;
+    say(fd, "220 test.example ESMTP\r\n");
+    while (smtp_line(r, fd, buf, &have, line, sizeof line)) {
+        if (!strncasecmp(line, "EHLO", 4) || !strncasecmp(line, "HELO", 4)) {
+            say(fd, "250 test.example\r\n");
+        } else if (!strncasecmp(line, "MAIL FROM:", 10)) {
+            snprintf(env, sizeof env, "%.200s", line);
+            say(fd, "250 OK\r\n");
+        } else if (!strncasecmp(line, "RCPT TO:", 8)) {
+            size_t l = strlen(env);
+            snprintf(env + l, sizeof env - l, "|%.200s", line);
+            say(fd, r->mode == SMTP_REJECT_RCPT ? "550 5.1.1 no such user\r\n" : "250 OK\r\n");
+        } else if (!strcasecmp(line, "DATA")) {
+            say(fd, "354 go ahead\r\n");
+            char data[12000] = "";
+            size_t dl = 0;
+            while (smtp_line(r, fd, buf, &have, line, sizeof line) && strcmp(line, "."))
+                dl += (size_t)snprintf(data + dl, dl < sizeof data ? sizeof data - dl : 0,
+                                       "%s\r\n", line);
+            pthread_mutex_lock(&r->mu);
+            if (r->nmsg < 8) {
+                snprintf(r->env[r->nmsg], sizeof r->env[0], "%s", env);
+                snprintf(r->data[r->nmsg], sizeof r->data[0], "%s", data);
+                r->nmsg++;
+            }
+            pthread_mutex_unlock(&r->mu);
+            say(fd, "250 queued\r\n");
+        } else if (!strcasecmp(line, "QUIT")) {
+            say(fd, "221 bye\r\n");
+            break;
+        } else if (!strcasecmp(line, "RSET") || !strcasecmp(line, "NOOP")) {
+            say(fd, "250 OK\r\n");
+        } else {
+            say(fd, "502 not here\r\n");
+        }
+    }
+    close(fd);
+    return NULL;
+}
+
+static void *smtp_main(void *arg)
+{
+    smtp_rx_t *r = arg;
+    while (!r->stop) {
+        struct pollfd pf = {r->lfd, POLLIN, 0};
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        int fd = accept(r->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        if (r->mode == SMTP_HANG || r->nsess == 8) {
+            if (r->nhung < 16)
+                r->hung[r->nhung++] = fd; /* never greets; closed at the end */
+            else
+                close(fd);
+            continue;
+        }
+        smtp_session_t *ss = &r->sess[r->nsess++];
+        ss->r = r;
+        ss->fd = fd;
+        pthread_create(&ss->th, NULL, smtp_session, ss);
+    }
+    for (int i = 0; i < r->nsess; i++)
+        pthread_join(r->sess[i].th, NULL);
+    return NULL;
+}
+
+static void smtp_start(smtp_rx_t *r, int mode)
+{
+    memset(r, 0, sizeof *r);
+    r->mode = mode;
+    r->lfd = listen_local(&r->port);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_create(&r->th, NULL, smtp_main, r);
+}
+
+static void smtp_stop(smtp_rx_t *r)
+{
+    r->stop = 1;
+    pthread_join(r->th, NULL);
+    for (int i = 0; i < r->nhung; i++)
+        close(r->hung[i]);
+    close(r->lfd);
+    pthread_mutex_destroy(&r->mu);
+}
+
+static bool mail_idle(bw_notifier_t *n)
+{
+    bw_notify_stats_t s = stats(n);
+    return s.mail_running == 0 && s.mail_queued == 0 && s.mail_sent + s.mail_failures > 0;
+}
+
+static bool two_mailed(bw_notifier_t *n)
+{
+    bw_notify_stats_t s = stats(n);
+    return s.mail_sent + s.mail_failures >= 2 && s.mail_running == 0;
+}
+
+static bw_notify_conf_t mail_conf(char *url, char **to, size_t nto)
+{
+    bw_notify_conf_t c = base_conf();
+    c.smtp_url = url;
+    c.mail_to = (bw_conf_list_t){nto, to};
+    c.mail_from = "bulwark@test.example";
+    c.mail_timeout_ms = 3000;
+    return c;
+}
+
+TEST(mail_delivered_to_smtp_server)
+{
+    smtp_rx_t r;
+    smtp_start(&r, SMTP_OK);
+    char url[128];
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", r.port);
+    char *to[] = {"a@example.net", "", "b@example.org", NULL};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bw_notify_conf_t c = mail_conf(url, to, 3);
+    CHECK(bw_notify_conf_enabled(&c));
+    bw_notifier_t *n = bw_notifier_new(&loop, &c);
+    logcap_t lc = {{0}, 0};
+    bw_notifier_set_log(n, cap_log, &lc);
+    bw_event_t ev = sample;
+    bw_notify(n, &ev);
+    ev.status = "WARNING";
+    ev.threat = "EICAR-Test-File-WARN";
+    bw_notify(n, &ev);
+    max_gap_ms = 0;
+    CHECK(run_until(&loop, n, two_mailed, 5000));
+    CHECK(max_gap_ms < 250);
+    bw_notify_stats_t s = stats(n);
+    CHECK_EQ(s.mail_sent, 2);
+    CHECK_EQ(s.mail_failures, 0);
+    CHECK_EQ(s.webhook_posts + s.script_runs, 0);
+    CHECK_EQ(lc.n, 0);
+    if (lc.n)
+        fprintf(stderr, "  log: %s", lc.text);
+    bw_notifier_free(n);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    smtp_stop(&r);
+    CHECK_EQ(r.nmsg, 2);
+    int seen = 0, ids = 0;
+    for (int i = 0; i < r.nmsg && i < 2; i++) {
+        CHECK_STR(r.env[i], "MAIL FROM:<bulwark@test.example>|RCPT TO:<a@example.net>|"
+                            "RCPT TO:<b@example.org>");
+        CHECK_CONTAINS(r.data[i], "\r\nFrom: Bulwark <bulwark@test.example>\r\n");
+        CHECK_CONTAINS(r.data[i], "\r\nTo: a@example.net,\r\n b@example.org\r\n");
+        CHECK(wire_ok(r.data[i]));
+        if (strstr(r.data[i], "\r\nSubject: Bulwark: INFECTED EICAR-Test-File at "
+                              "http://example.com/eicar.com\r\n"))
+            seen |= 1;
+        if (strstr(r.data[i], "\r\nSubject: Bulwark: WARNING EICAR-Test-File-WARN at "
+                              "http://example.com/eicar.com\r\n"))
+            seen |= 2;
+        /* Unique Message-IDs: the sequence number is the second part
+         * (the two sessions may finish in either order). */
+        const char *id = strstr(r.data[i], "\r\nMessage-ID: <1700000000.");
+        CHECK(id != NULL);
+        if (id)
+            ids |= 1 << atoi(id + strlen("\r\nMessage-ID: <1700000000."));
+    }
+    CHECK_EQ(seen, 3);
+    CHECK_EQ(ids, 6);
+}
+
+TEST(mail_and_webhook_share_the_loop)
+{
+    smtp_rx_t sr;
+    smtp_start(&sr, SMTP_OK);
+    rx_t hr;
+    rx_start(&hr, RX_OK);
+    char surl[128], hurl[128];
+    snprintf(surl, sizeof surl, "smtp://localhost:%d", sr.port); /* resolved by curl */
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%d/hook", hr.port);
+    char *to[] = {"soc@example.net", NULL};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bw_notify_conf_t c = mail_conf(surl, to, 1);
+    c.webhook_url = hurl;
+    bw_notifier_t *n = bw_notifier_new(&loop, &c);
+    logcap_t lc = {{0}, 0};
+    bw_notifier_set_log(n, cap_log, &lc);
+    bw_notify(n, &sample);
+    CHECK(run_until(&loop, n, mail_idle, 5000));
+    CHECK(run_until(&loop, n, hook_idle, 5000));
+    bw_notify_stats_t s = stats(n);
+    CHECK_EQ(s.mail_sent, 1);
+    CHECK_EQ(s.webhook_posts, 1);
+    CHECK_EQ(lc.n, 0);
+    bw_notifier_free(n);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    smtp_stop(&sr);
+    rx_stop(&hr);
+    CHECK_EQ(sr.nmsg, 1);
+    CHECK_EQ(hr.nreq, 1);
+}
+
+TEST(mail_hanging_server_times_out_without_blocking)
+{
+    smtp_rx_t r;
+    smtp_start(&r, SMTP_HANG);
+    char url[128];
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", r.port);
+    char *to[] = {"a@example.net", NULL};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bw_notify_conf_t c = mail_conf(url, to, 1);
+    c.mail_timeout_ms = 300;
+    bw_notifier_t *n = bw_notifier_new(&loop, &c);
+    logcap_t lc = {{0}, 0};
+    bw_notifier_set_log(n, cap_log, &lc);
+    uint64_t t0 = now_ms();
+    bw_notify(n, &sample);
+    uint64_t call_ms = now_ms() - t0;
+    max_gap_ms = 0;
+    CHECK(run_until(&loop, n, mail_idle, 5000));
+    uint64_t took = now_ms() - t0;
+    CHECK(call_ms < 100);
+    CHECK(took >= 280 && took < 2000);
+    CHECK(max_gap_ms < 250);
+    bw_notify_stats_t s = stats(n);
+    CHECK_EQ(s.mail_failures, 1);
+    CHECK_EQ(s.mail_sent, 0);
+    CHECK_CONTAINS(lc.text, url);
+    CHECK_CONTAINS(lc.text, "timed out");
+    bw_notifier_free(n);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    smtp_stop(&r);
+    CHECK_EQ(r.nhung, 1); /* it did connect */
+}
+
+TEST(mail_refused_recipient_and_port_are_failures)
+{
+    smtp_rx_t r;
+    smtp_start(&r, SMTP_REJECT_RCPT);
+    int closed_port;
+    close(listen_local(&closed_port));
+    char url[2][128];
+    snprintf(url[0], sizeof url[0], "smtp://127.0.0.1:%d", r.port);
+    snprintf(url[1], sizeof url[1], "smtp://127.0.0.1:%d", closed_port);
+    const char *want[] = {"550", "onnect"};
+    for (int i = 0; i < 2; i++) {
+        char *to[] = {"nobody@example.net", NULL};
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        bw_notify_conf_t c = mail_conf(url[i], to, 1);
+        bw_notifier_t *n = bw_notifier_new(&loop, &c);
+        logcap_t lc = {{0}, 0};
+        bw_notifier_set_log(n, cap_log, &lc);
+        bw_notify(n, &sample);
+        CHECK(run_until(&loop, n, mail_idle, 5000));
+        bw_notify_stats_t s = stats(n);
+        CHECK_EQ(s.mail_failures, 1);
+        CHECK_EQ(s.mail_sent, 0);
+        CHECK_CONTAINS(lc.text, url[i]);
+        CHECK_CONTAINS(lc.text, want[i]);
+        bw_notifier_free(n);
+        CHECK_EQ(uv_loop_close(&loop), 0);
+    }
+    smtp_stop(&r);
+    CHECK_EQ(r.nmsg, 0);
+}
+
+TEST(mail_queue_bounds_and_bounded_free)
+{
+    smtp_rx_t r;
+    smtp_start(&r, SMTP_HANG);
+    char url[128];
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", r.port);
+    char *to[] = {"a@example.net", NULL};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bw_notify_conf_t c = mail_conf(url, to, 1);
+    c.max_running = 1;
+    c.max_queued = 1;
+    c.mail_timeout_ms = 600;
+    c.script_timeout_ms = 100;
+    c.webhook_timeout_ms = 100;
+    bw_notifier_t *n = bw_notifier_new(&loop, &c);
+    logcap_t lc = {{0}, 0};
+    bw_notifier_set_log(n, cap_log, &lc);
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < 3; i++)
+        bw_notify(n, &sample);
+    CHECK(now_ms() - t0 < 200);
+    bw_notify_stats_t s = stats(n);
+    CHECK_EQ(s.mail_running, 1);
+    CHECK_EQ(s.mail_queued, 1);
+    CHECK_EQ(s.dropped, 1);
+    CHECK_CONTAINS(lc.text, "mail: queue full");
+    run_until(&loop, n, NULL, 100);
+    t0 = now_ms();
+    bw_notifier_free(n); /* drops the queued one, then the running one times out */
+    CHECK(now_ms() - t0 < 2500);
+    CHECK_CONTAINS(lc.text, "dropped 1 queued");
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    smtp_stop(&r);
+}
+
+TEST(mail_hand_filled_bad_addresses_are_ignored)
+{
+    /* The loader refuses these; a caller filling the struct itself gets a
+     * logged refusal, never an address with CR LF in an SMTP command. */
+    char *to[] = {"a@b.example\r\nRCPT TO:<x@evil.example>", NULL};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bw_notify_conf_t c = mail_conf("smtp://127.0.0.1:9", to, 1);
+    c.mail_from = "x\r\n@y";
+    bw_notifier_t *n = bw_notifier_new(&loop, &c);
+    CHECK(n != NULL);
+    bw_notify(n, &sample);
+    bw_notify_stats_t s = stats(n);
+    CHECK_EQ(s.mail_running + s.mail_queued + s.mail_sent + s.mail_failures, 0);
+    bw_notifier_free(n);
+    CHECK_EQ(uv_loop_close(&loop), 0);
 }
 
 int main(void)
