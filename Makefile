@@ -19,7 +19,7 @@ endif
 
 CC ?= cc
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PKGS := libhs libarchive libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl
+PKGS := libhs libarchive libssl libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -27,7 +27,7 @@ CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parame
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/policy/*.c src/icap/*.c src/app/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/policy/*.c src/icap/*.c src/app/*.c src/quarantine/*.c src/update/*.c src/clamd/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
@@ -105,6 +105,122 @@ fuzz: deps fuzz-build
 bench: deps
 	@$(MAKE) --no-print-directory build
 	@bench/run.sh $(BUILD)
+
+# ---- install, uninstall, man -----------------------------------------------
+# `make install` copies what `make build` left in $(BUILD) and never builds:
+# run `make build` as yourself first, then `sudo make install` (with the same
+# BUILD=).  DESTDIR stages into a tree for a package.  PREFIX places the
+# programs, manual pages and data; configuration, state, logs and runtime
+# files go to /etc, /var and /run whatever PREFIX is (the programs' compiled-in
+# defaults), unless SYSCONFDIR, LOCALSTATEDIR or RUNSTATEDIR say otherwise.
+# Without DESTDIR and as root it also creates the bulwark user when missing
+# (CREATE_USER=no to skip) and gives it its directories; with DESTDIR that is
+# the package's job (packaging/sysusers.d, packaging/tmpfiles.d).
+# Details: docs/install.md.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+RUNSTATEDIR ?= /run
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+INITDIR ?= $(SYSCONFDIR)/init.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+INSTALL_TESTDB ?= yes
+CREATE_USER ?= yes
+
+# The packaging files name the standard paths; this follows the variables.
+PKG_STAGE := $(BUILD)/pkg
+PKG_SED := sed -e 's|/usr/sbin/bulwarkd|$(SBINDIR)/bulwarkd|g' -e 's|/usr/bin/bulwark|$(BINDIR)/bulwark|g' \
+  -e 's|/usr/share/bulwark|$(DATADIR)/bulwark|g' -e 's|/etc/bulwark|$(SYSCONFDIR)/bulwark|g' \
+  -e 's|/var/lib/bulwark|$(LOCALSTATEDIR)/lib/bulwark|g' -e 's|/var/log/bulwark|$(LOCALSTATEDIR)/log/bulwark|g' \
+  -e 's|/run/bulwark|$(RUNSTATEDIR)/bulwark|g'
+PKG_UNITS := bulwarkd.service bulwark-update.service bulwark-update.timer
+PKG_TEMPLATES := $(notdir $(wildcard conf/templates/*.html))
+PKG_TESTDB := $(notdir $(wildcard db/test/*))
+D := $(DESTDIR)
+BW_LIB := $(LOCALSTATEDIR)/lib/bulwark
+BW_LOG := $(LOCALSTATEDIR)/log/bulwark
+
+.PHONY: install uninstall man install-check
+install-check:
+	@for f in $(BULWARK) $(BULWARKD); do [ -x "$$f" ] || { \
+	  echo "make install: $$f is missing: run 'make BUILD=$(BUILD) build' first" >&2; exit 1; }; done
+
+# bulwark.conf(5): the template with the key reference of the built bulwarkd.
+man: install-check
+	@mkdir -p $(BUILD)/man
+	$(BULWARKD) --config-doc > $(BUILD)/man/config-doc.md
+	scripts/conf-man.sh man/bulwark.conf.5.in < $(BUILD)/man/config-doc.md > $(BUILD)/man/bulwark.conf.5
+
+install: man
+	@rm -rf $(PKG_STAGE) && mkdir -p $(PKG_STAGE)
+	packaging/system-conf.sh conf/bulwark.conf $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR) $(RUNSTATEDIR) > $(PKG_STAGE)/bulwark.conf
+	@set -e; for f in $(addprefix packaging/systemd/,$(PKG_UNITS)) man/bulwark.1 man/bulwarkd.8 \
+	  $(BUILD)/man/bulwark.conf.5; do $(PKG_SED) "$$f" > $(PKG_STAGE)/$$(basename $$f); done; \
+	  for f in init.d/bulwarkd logrotate/bulwark sysusers.d/bulwark.conf tmpfiles.d/bulwark.conf; do \
+	  $(PKG_SED) "packaging/$$f" > $(PKG_STAGE)/$$(echo $$f | tr / -); done
+	install -d -m 0755 $(D)$(BINDIR) $(D)$(SBINDIR) $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man5 $(D)$(MANDIR)/man8 \
+	  $(D)$(SYSCONFDIR)/bulwark $(D)$(DATADIR)/bulwark/templates $(D)$(SYSTEMDUNITDIR) \
+	  $(D)$(SYSUSERSDIR) $(D)$(TMPFILESDIR) $(D)$(INITDIR) $(D)$(LOGROTATEDIR)
+	install -m 0755 $(BULWARK) $(D)$(BINDIR)/bulwark
+	install -m 0755 $(BULWARKD) $(D)$(SBINDIR)/bulwarkd
+	install -m 0644 $(addprefix conf/templates/,$(PKG_TEMPLATES)) $(D)$(DATADIR)/bulwark/templates/
+	@if [ "$(INSTALL_TESTDB)" = yes ]; then set -x; install -d -m 0755 $(D)$(DATADIR)/bulwark/db-test && \
+	  install -m 0644 $(addprefix db/test/,$(PKG_TESTDB)) $(D)$(DATADIR)/bulwark/db-test/; fi
+	install -m 0644 $(PKG_STAGE)/bulwark.1 $(D)$(MANDIR)/man1/bulwark.1
+	install -m 0644 $(PKG_STAGE)/bulwark.conf.5 $(D)$(MANDIR)/man5/bulwark.conf.5
+	install -m 0644 $(PKG_STAGE)/bulwarkd.8 $(D)$(MANDIR)/man8/bulwarkd.8
+	install -m 0644 $(addprefix $(PKG_STAGE)/,$(PKG_UNITS)) $(D)$(SYSTEMDUNITDIR)/
+	install -m 0644 $(PKG_STAGE)/sysusers.d-bulwark.conf $(D)$(SYSUSERSDIR)/bulwark.conf
+	install -m 0644 $(PKG_STAGE)/tmpfiles.d-bulwark.conf $(D)$(TMPFILESDIR)/bulwark.conf
+	install -m 0755 $(PKG_STAGE)/init.d-bulwarkd $(D)$(INITDIR)/bulwarkd
+	install -m 0644 $(PKG_STAGE)/logrotate-bulwark $(D)$(LOGROTATEDIR)/bulwark
+	@# An existing configuration is the administrator's: never overwritten.
+	@conf=$(D)$(SYSCONFDIR)/bulwark/bulwark.conf; \
+	if [ ! -e "$$conf" ]; then echo "install -m 0644 $(PKG_STAGE)/bulwark.conf $$conf"; \
+	  install -m 0644 $(PKG_STAGE)/bulwark.conf "$$conf"; \
+	elif ! cmp -s $(PKG_STAGE)/bulwark.conf "$$conf"; then \
+	  install -m 0644 $(PKG_STAGE)/bulwark.conf "$$conf.dist"; \
+	  echo "make install: kept your $$conf; the new default is $$conf.dist"; fi
+	install -d -m 0755 $(D)$(BW_LIB) $(D)$(BW_LIB)/db
+	install -d -m 0750 $(D)$(BW_LIB)/cache $(D)$(BW_LOG)
+	install -d -m 0700 $(D)$(BW_LIB)/quarantine
+	@# Without DESTDIR, as root: the bulwark user and its directories.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  if ! getent passwd bulwark >/dev/null && [ "$(CREATE_USER)" = yes ]; then \
+	    if command -v systemd-sysusers >/dev/null; then set -x; systemd-sysusers $(SYSUSERSDIR)/bulwark.conf; \
+	    else set -x; useradd --system --user-group --no-create-home --home-dir $(BW_LIB) \
+	      --shell /usr/sbin/nologin --comment "Bulwark anti-malware service" bulwark; fi; set +x; fi; \
+	  if getent passwd bulwark >/dev/null; then set -x; \
+	    chown bulwark:bulwark $(BW_LIB) $(BW_LIB)/db $(BW_LIB)/cache $(BW_LIB)/quarantine $(BW_LOG); set +x; \
+	  else echo "make install: no user bulwark: create it, then chown bulwark:bulwark $(BW_LIB) $(BW_LIB)/* $(BW_LOG)"; fi; \
+	  if [ -d /run/systemd/system ]; then echo "make install: next: systemctl daemon-reload;" \
+	    "bulwark update (or systemctl start bulwark-update.service); systemctl enable --now bulwarkd bulwark-update.timer"; fi; \
+	fi
+
+# Removes what install put in place.  Kept: a bulwark.conf that differs from
+# the installed default, the databases, the quarantine and the logs (their
+# directories go only when empty), and the bulwark user.
+uninstall:
+	@rm -rf $(PKG_STAGE) && mkdir -p $(PKG_STAGE)
+	@packaging/system-conf.sh conf/bulwark.conf $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR) $(RUNSTATEDIR) > $(PKG_STAGE)/bulwark.conf
+	rm -f $(D)$(BINDIR)/bulwark $(D)$(SBINDIR)/bulwarkd \
+	  $(D)$(MANDIR)/man1/bulwark.1 $(D)$(MANDIR)/man5/bulwark.conf.5 $(D)$(MANDIR)/man8/bulwarkd.8 \
+	  $(addprefix $(D)$(SYSTEMDUNITDIR)/,$(PKG_UNITS)) $(D)$(SYSUSERSDIR)/bulwark.conf \
+	  $(D)$(TMPFILESDIR)/bulwark.conf $(D)$(INITDIR)/bulwarkd $(D)$(LOGROTATEDIR)/bulwark \
+	  $(addprefix $(D)$(DATADIR)/bulwark/templates/,$(PKG_TEMPLATES)) \
+	  $(addprefix $(D)$(DATADIR)/bulwark/db-test/,$(PKG_TESTDB)) $(D)$(SYSCONFDIR)/bulwark/bulwark.conf.dist
+	@conf=$(D)$(SYSCONFDIR)/bulwark/bulwark.conf; \
+	if cmp -s $(PKG_STAGE)/bulwark.conf "$$conf"; then echo "rm -f $$conf"; rm -f "$$conf"; \
+	elif [ -e "$$conf" ]; then echo "make uninstall: kept $$conf (changed since it was installed)"; fi
+	@for d in $(D)$(DATADIR)/bulwark/templates $(D)$(DATADIR)/bulwark/db-test $(D)$(DATADIR)/bulwark \
+	  $(D)$(SYSCONFDIR)/bulwark $(D)$(BW_LIB)/db $(D)$(BW_LIB)/cache $(D)$(BW_LIB)/quarantine $(D)$(BW_LIB) \
+	  $(D)$(BW_LOG); do [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "make uninstall: kept $$d (not empty)"; done
 
 clean:
 	rm -rf build build-san build-fuzz

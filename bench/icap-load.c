@@ -107,7 +107,7 @@ typedef struct {
     size_t nlat, caplat;
     long errors[E_NKIND];
     long st100, st200, st204, st_other;
-    long blocked, cut, markers, reconnects;
+    long blocked, cut, markers, reconnects, retried;
     uint64_t body_bytes;
 } worker_t;
 
@@ -289,6 +289,7 @@ typedef struct {
     int stamped;
     char why[160];
     int lost_kind;          /* E_EOF or E_IO when the connection was lost */
+    int got_bytes;          /* any byte of an answer arrived */
 } resp_t;
 
 static void resp_reset(resp_t *r)
@@ -492,6 +493,7 @@ typedef struct {
     int fd;
     char *rbuf;
     size_t rs, re; /* unread bytes are rbuf[rs, re) */
+    long served;   /* answers completed on this connection */
 } conn_t;
 
 static struct addrinfo *target;
@@ -510,6 +512,7 @@ static int conn_open(conn_t *c)
     }
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->rs = c->re = 0;
+    c->served = 0;
     return 0;
 }
 
@@ -566,6 +569,7 @@ static int do_request(worker_t *w, conn_t *c, const obj_t *o, const unsigned cha
     resp_reset(r);
     r->n100 = 0;
     r->lost_kind = 0;
+    r->got_bytes = 0;
     r->obj = o;
     r->stamp = stamp;
     r->stamped = o->stamp_off != 0;
@@ -623,6 +627,7 @@ static int do_request(worker_t *w, conn_t *c, const obj_t *o, const unsigned cha
             return -2;
         }
         c->re += (size_t)n;
+        r->got_bytes = 1;
         if (done) { /* bytes after a complete response: the server pipelines? */
             report_err(w, E_PROTO, "%zd unexpected bytes after the response", n);
             return -1;
@@ -705,6 +710,19 @@ static void *worker_main(void *arg)
         stamp[STAMP_LEN - 1] = '\n';
         double t0 = now_s();
         int rc = do_request(w, &c, o, stamp, &r);
+        /* A kept-alive connection the server closed before any byte of the
+         * answer (it was idle when the server decided to close it: a worker
+         * being replaced) is retried once on a new connection, as HTTP
+         * clients and Squid do (RFC 9112 section 9.3.1); counted apart. */
+        if (rc == -2 && c.served > 0 && !r.got_bytes &&
+            (r.lost_kind == E_EOF || r.lost_kind == E_IO)) {
+            conn_close(&c);
+            if (conn_open(&c) == 0) {
+                if (counted)
+                    w->retried++;
+                rc = do_request(w, &c, o, stamp, &r);
+            }
+        }
         double ms = (now_s() - t0) * 1000;
         if (rc == -2 && is_marker && opt.cut_ok) {
             /* A server that streams the answer before the verdict can only
@@ -729,6 +747,7 @@ static void *worker_main(void *arg)
             conn_close(&c);
             continue;
         }
+        c.served++;
         if (r.conn_close) {
             conn_close(&c);
             w->reconnects++;
@@ -951,7 +970,7 @@ int main(int argc, char **argv)
      * ends when the last worker has finished its last request. */
     size_t n = 0;
     long errs[E_NKIND] = {0}, st100 = 0, st200 = 0, st204 = 0, sto = 0, blocked = 0,
-         cut = 0, markers = 0, reconn = 0, nerr = 0;
+         cut = 0, markers = 0, reconn = 0, retried = 0, nerr = 0;
     uint64_t bytes = 0;
     for (int i = 0; i < opt.conns; i++)
         n += ws[i].nlat;
@@ -967,6 +986,7 @@ int main(int argc, char **argv)
             errs[k] += w->errors[k], nerr += w->errors[k];
         st100 += w->st100, st200 += w->st200, st204 += w->st204, sto += w->st_other;
         blocked += w->blocked, cut += w->cut, markers += w->markers, reconn += w->reconnects;
+        retried += w->retried;
         bytes += w->body_bytes;
     }
     qsort(lat, n, sizeof *lat, cmp_double);
@@ -985,9 +1005,9 @@ int main(int argc, char **argv)
                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
                "\"errors\": %ld, \"blocked\": %ld, \"cut\": %ld, \"markers\": %ld, \"status_100\": %ld, "
                "\"status_200\": %ld, \"status_204\": %ld, \"status_other\": %ld, "
-               "\"reconnects\": %ld, \"client_cpu_s\": %.3f, \"error_kinds\": {",
+               "\"reconnects\": %ld, \"retried\": %ld, \"client_cpu_s\": %.3f, \"error_kinds\": {",
                opt.conns, size, opt.preview, opt.allow204, n, elapsed, rps, mbps, p50, p90, p99,
-               mx, nerr, blocked, cut, markers, st100, st200, st204, sto, reconn, cpu);
+               mx, nerr, blocked, cut, markers, st100, st200, st204, sto, reconn, retried, cpu);
         for (int k = 0; k < E_NKIND; k++)
             printf("%s\"%s\": %ld", k ? ", " : "", ekind_name[k], errs[k]);
         printf("}}\n");
@@ -998,8 +1018,8 @@ int main(int argc, char **argv)
         printf("  %.1f req/s  %.2f MB/s\n", rps, mbps);
         printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", p50, p90, p99, mx);
         printf("  status: 100x%ld 200x%ld 204x%ld other x%ld; blocked %ld (403) + %ld (cut) of %ld"
-               " markers; reconnects %ld; client CPU %.2f s\n", st100, st200, st204, sto, blocked,
-               cut, markers, reconn, cpu);
+               " markers; reconnects %ld (retried %ld); client CPU %.2f s\n", st100, st200, st204,
+               sto, blocked, cut, markers, reconn, retried, cpu);
         printf("  errors: %ld", nerr);
         for (int k = 0; k < E_NKIND; k++)
             if (errs[k])

@@ -6,12 +6,22 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libhyperscan-dev libarchive-dev libssl-dev zlib1g-dev
  clamav clamav-testfiles libarchive-tools zip unzip p7zip-full cpio genisoimage gcab
  zstd xz-utils bzip2 python3 binutils time
- libinih-dev libuv1-dev libzstd-dev libbrotli-dev squid c-icap curl
- libc-icap-mod-virus-scan libmicrohttpd-dev libcurl4-openssl-dev"
+ libinih-dev libuv1-dev libzstd-dev libbrotli-dev squid-openssl c-icap curl
+ libc-icap-mod-virus-scan libmicrohttpd-dev libcurl4-openssl-dev
+ systemd groff-base man-db logrotate shellcheck
+ openssl python3-pyftpdlib python3-aiosmtpd
+ clamav-daemon clamdscan python3-pyclamd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# bulwarkd's workers drop to the system user `bulwark` (User= in
+# bulwark.conf); `make run` and the tests need it to exist.
+if [ "$(id -u)" = 0 ] && ! getent passwd bulwark >/dev/null; then
+    echo "creating the system user bulwark"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin --comment "Bulwark anti-malware service" bulwark
+fi
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
 if [ "$(id -u)" != 0 ]; then

@@ -14,6 +14,11 @@ typedef struct bw_daemon_conf {
     uint64_t max_children;      /* [icapserver.process] MaxChildren (0: one per core) */
     uint64_t max_reqs_per_child;/* [icapserver.process] MaxReqsPerChild (0: never recycle) */
     char *report_file;          /* [icapserver.report] ReportFileName */
+    char *user, *group;         /* [icapserver.process] User, Group: workers run as these ("" = stay) */
+    uint64_t stop_timeout_ms;   /* [icapserver.process] StopTimeout: bound on a graceful stop/drain */
+    char *core_path;            /* [path] CorePath: workers dump core here ("" = no dumps) */
+    char *control_socket;       /* [path] ControlSocket: `bulwark ctl` talks here ("" = none) */
+    char *pid_file;             /* [path] PidFile ("" = none) */
 } bw_daemon_conf_t;
 
 extern const bw_conf_table_t bw_daemon_conf_table;

@@ -1,10 +1,14 @@
 /* The `bulwark` command: shared declarations.
  *
- * The command is a thin client of the public engine API (bulwark/bulwark.h)
- * and of nothing else in the tree: whatever it needs from the engine, every
- * other embedder needs too, so a gap found here is fixed in the API, not with
- * a private include.  Each subcommand lives in its own file (cmd-*.c) and
- * returns the process exit code: 0 nothing found, 1 something found, 2 error.
+ * For scanning, the command is a thin client of the public engine API
+ * (bulwark/bulwark.h) and of nothing else in the tree: whatever it needs from
+ * the engine, every other embedder needs too, so a gap found here is fixed in
+ * the API, not with a private include.  The service commands (ctl, update,
+ * quarantine) read bulwark.conf through the one schema (app/schema.h) and use
+ * their modules (app/ctl-client.h, update/, quarantine/).  Each subcommand
+ * lives in its own file (cmd-*.c) and returns the process exit code: 0 nothing
+ * found, 1 something found, 2 error (ctl, update and quarantine document
+ * their own).
  */
 #ifndef BW_CLI_CLI_H
 #define BW_CLI_CLI_H
@@ -132,6 +136,9 @@ void bw_progress_stop(bw_progress_t *p);
 
 int bw_cmd_scan(int argc, char **argv);
 int bw_cmd_db(int argc, char **argv);
+int bw_cmd_update(int argc, char **argv);  /* cmd-update.c */
+int bw_cmd_quarantine(int argc, char **argv); /* cmd-quarantine.c */
+int bw_cmd_ctl(int argc, char **argv);   /* cmd-ctl.c */
 
 /* main.c: the top-level usage text. */
 void bw_cli_usage(FILE *f);

@@ -20,6 +20,10 @@ void bw_cli_usage(FILE *f)
             "  scan [OPTIONS] PATH...        scan files and directories (like clamscan)\n"
             "  db info [OPTIONS] [DB...]     describe the signature databases\n"
             "  db compile [OPTIONS] [DB...]  compile the databases into the cache\n"
+            "  update [OPTIONS]              fetch, verify and install signature updates\n"
+            "  quarantine COMMAND [ID]       list, show, restore or delete quarantined objects\n"
+            "  ctl COMMAND                   control bulwarkd: start, stop, restart, status,\n"
+            "                                reload, reload-bases, stats\n"
             "  help [COMMAND]                this text, or a command's help\n"
             "\n"
             "Options:\n"
@@ -45,6 +49,12 @@ static int help(int argc, char **argv)
             return bw_cmd_scan(2, hargv);
         if (strcmp(argv[1], "db") == 0)
             return bw_cmd_db(2, hargv);
+        if (strcmp(argv[1], "update") == 0)
+            return bw_cmd_update(2, hargv);
+        if (strcmp(argv[1], "quarantine") == 0)
+            return bw_cmd_quarantine(2, hargv);
+        if (strcmp(argv[1], "ctl") == 0)
+            return bw_cmd_ctl(2, hargv);
         fprintf(stderr, "bulwark: unknown command '%s'\n", argv[1]);
         bw_cli_usage(stderr);
         return BW_EXIT_ERROR;
@@ -64,6 +74,12 @@ int main(int argc, char **argv)
         return bw_cmd_scan(argc - 1, argv + 1);
     if (strcmp(cmd, "db") == 0)
         return bw_cmd_db(argc - 1, argv + 1);
+    if (strcmp(cmd, "update") == 0)
+        return bw_cmd_update(argc - 1, argv + 1);
+    if (strcmp(cmd, "quarantine") == 0)
+        return bw_cmd_quarantine(argc - 1, argv + 1);
+    if (strcmp(cmd, "ctl") == 0)
+        return bw_cmd_ctl(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
         return help(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0)

@@ -41,6 +41,7 @@ struct bw_stats {
     unsigned nworkers;
     unsigned ngroups;            /* atomic; written by the supervisor only */
     unsigned workers_alive;      /* atomic */
+    unsigned workers_configured; /* atomic; 0: nworkers */
     uint64_t created_mono_ns;
     uint64_t start_time;         /* Unix seconds */
     /* requests/minute: the supervisor's ring of request totals, one a second */
@@ -174,6 +175,12 @@ void bw_stats_worker_exited(bw_stats_t *s, unsigned worker)
         __atomic_store_n(&s->slots[worker].conns_open, 0, __ATOMIC_RELAXED);
 }
 
+void bw_stats_set_workers_configured(bw_stats_t *s, unsigned n)
+{
+    if (s)
+        __atomic_store_n(&s->workers_configured, n, __ATOMIC_RELAXED);
+}
+
 void bw_stats_set_workers_alive(bw_stats_t *s, unsigned n)
 {
     if (s)
@@ -268,7 +275,8 @@ void bw_stats_read(const bw_stats_t *s, bw_stats_snapshot_t *out)
         }
     }
     out->requests_per_minute = __atomic_load_n(&s->rpm, __ATOMIC_RELAXED);
-    out->workers = s->nworkers;
+    unsigned conf = __atomic_load_n(&s->workers_configured, __ATOMIC_RELAXED);
+    out->workers = conf ? conf : s->nworkers;
     out->workers_alive = __atomic_load_n(&s->workers_alive, __ATOMIC_RELAXED);
     out->uptime_s = (mono_ns() - s->created_mono_ns) / 1000000000u;
     out->start_time = s->start_time;

@@ -62,7 +62,7 @@ typedef struct bw_stats_snapshot {
     uint64_t v[BW_ST_COUNT];     /* summed over every worker slot */
     uint64_t requests_per_minute;/* as of the last tick */
     uint64_t connections_open;   /* gauge: open connections of live workers */
-    unsigned workers;            /* configured worker slots */
+    unsigned workers;            /* configured workers (or slots, if never set) */
     unsigned workers_alive;      /* as last set by the supervisor */
     uint64_t uptime_s;           /* since bw_stats_create */
     uint64_t start_time;         /* Unix time of bw_stats_create */
@@ -93,6 +93,9 @@ void bw_stats_conn_delta(bw_stats_t *s, unsigned worker, int delta);
  * with it); its counters stay. */
 void bw_stats_worker_exited(bw_stats_t *s, unsigned worker);
 void bw_stats_set_workers_alive(bw_stats_t *s, unsigned n);
+/* The configured worker count (MaxChildren), when it differs from the slot
+ * count given to bw_stats_create (bulwarkd keeps spare slots for reloads). */
+void bw_stats_set_workers_configured(bw_stats_t *s, unsigned n);
 
 /* Group slots by name (supervisor only, e.g. after a reload): finds `name`
  * or gives it the next free slot.  Returns the slot, or 0 (the default

@@ -1,8 +1,19 @@
-/* bulwarkd internals: logging, listeners, the supervisor and its workers. */
+/* bulwarkd internals: logging, listeners, generations, the supervisor and
+ * its workers, the control socket.
+ *
+ * A *generation* (bw_daemon_t) is one loaded configuration with everything
+ * a worker needs: the parsed keys, the compiled engine, the groups, the
+ * listening sockets, the report log.  The supervisor builds it completely,
+ * validating everything, before a single worker sees it; a reload builds the
+ * next generation beside the running one, starts its workers, and only then
+ * asks the old workers to finish their requests and exit (nginx's way).  A
+ * generation that fails to build is dropped and the running one goes on. */
 #ifndef BW_DAEMON_H
 #define BW_DAEMON_H
 
 #include <stdarg.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "bulwark/bulwark.h"
 #include "core/conf.h"
@@ -13,30 +24,96 @@ enum { BW_LOG_ERR = 3, BW_LOG_WARN = 4, BW_LOG_INFO = 6 };
 void bw_log_init(int to_stderr);
 void bw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+typedef enum bw_listener_kind {
+    BW_LST_ICAP,   /* ListenAddress */
+    BW_LST_ICAPS,  /* TlsListenAddress */
+    BW_LST_CLAMD,  /* [clamd] TCPSocket/TCPAddr, LocalSocket */
+} bw_listener_kind_t;
+
+typedef struct bw_listener {
+    bw_listener_kind_t kind;
+    int is_unix;
+    int fd;          /* listening, owned by the generation */
+    char name[320];  /* "icap 127.0.0.1:1344": also the key a reload matches on */
+} bw_listener_t;
+
+#define BW_MAX_LISTENERS 64
+
 /* Everything a worker needs, prepared by the supervisor before it forks (so
  * the compiled engine's memory is shared copy-on-write). */
 typedef struct bw_daemon {
+    unsigned generation;                  /* 1, 2, ... one per successful (re)load */
+    bw_conf_state_t *st;                  /* owned */
+    const char *conf_path;
     const bw_daemon_conf_t *dc;
     const bw_icap_conf_t *ic;
-    bw_engine_t *engine;
-    int nworkers;
-    uint64_t *conn_slots;   /* nworkers counters in MAP_SHARED memory */
-    const bw_conf_state_t *st;            /* for per-group configuration copies */
-    struct bw_groups *groups;             /* built once, before fork */
-    struct bw_stats *stats;               /* MAP_SHARED counters (NULL: none) */
     const struct bw_stats_conf *sc;
     const struct bw_notify_conf *nc;
+    const struct bw_clamd_conf *cc;       /* NULL until the clamd module is linked */
+    bw_engine_t *engine;                  /* one reference, owned */
+    struct bw_groups *groups;             /* owned */
+    bw_listener_t listeners[BW_MAX_LISTENERS];
+    size_t nlisteners;
+    void *tls_ctx;                        /* SSL_CTX for BW_LST_ICAPS (NULL: none) */
+    int report_fd;                        /* ReportFileName, opened by the supervisor (-1: none) */
+    int nworkers;
+    /* Shared between generations (owned by the supervisor): */
+    unsigned slot_base;                   /* this generation's first worker slot */
+    uint64_t *conn_slots;                 /* open connections per worker slot, MAP_SHARED */
+    size_t nslots;
+    struct bw_stats *stats;               /* MAP_SHARED counters (NULL: none) */
+    /* Resolved User/Group (drop = 0: run as started). */
+    int drop;
+    uid_t uid;
+    gid_t gid;
 } bw_daemon_t;
 
-/* Opens a listening socket for "host:port" with SO_REUSEPORT, so each worker
- * can open its own and the kernel spreads connections.  Returns the fd or -1
- * with err set ("ListenAddress 1.2.3.4:1344: Address already in use"). */
+/* ---- listen.c -------------------------------------------------------------- */
+/* Opens a listening socket for "host:port".  Returns the fd or -1 with err
+ * set ("ListenAddress 1.2.3.4:1344: Address already in use"). */
 int bw_listen_open(const char *addr, bw_err_t *err);
 
-/* Runs one worker until it is told to stop; returns its exit code. */
+/* ---- generation.c ---------------------------------------------------------- */
+/* Loads `conf_path` and builds a complete generation: configuration, groups,
+ * listeners (reusing `prev`'s sockets for unchanged addresses), report log,
+ * and the engine: `engine` if given (a reference is taken), else loaded
+ * synchronously.  BW_OK, or BW_ERR with err set and nothing left behind. */
+int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *engine,
+                 bw_daemon_t **out, bw_err_t *err);
+/* Reads only the configuration (for a reload: does the engine change?). */
+int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err);
+/* Do two configurations name the same databases and cache? */
+int bw_gen_same_bases(const bw_daemon_conf_t *a, const bw_daemon_conf_t *b);
+void bw_gen_free(bw_daemon_t *d);
+
+/* ---- loader.c -------------------------------------------------------------- */
+/* Compiles databases in a child process, so the supervisor keeps supervising
+ * while a large database compiles; the child writes the compiled cache and the
+ * supervisor then maps it (fast).  One load at a time. */
+typedef struct bw_loader bw_loader_t;
+bw_loader_t *bw_loader_start(const bw_daemon_conf_t *dc, bw_err_t *err);
+int bw_loader_fd(const bw_loader_t *l);   /* readable when the child is done */
+/* After bw_loader_fd is readable: the engine (BW_OK) or the child's error. */
+int bw_loader_finish(bw_loader_t *l, bw_engine_t **out, bw_err_t *err);
+void bw_loader_cancel(bw_loader_t *l);
+
+/* ---- privs.c --------------------------------------------------------------- */
+/* Resolves User/Group into d->uid/gid/drop (only when running as root). */
+int bw_privs_resolve(bw_daemon_t *d, bw_err_t *err);
+/* In a worker, after it has everything root gives: CorePath, then
+ * setgroups/setgid/setuid.  BW_OK or BW_ERR (the worker must then exit). */
+int bw_privs_drop(const bw_daemon_t *d, bw_err_t *err);
+/* systemd readiness (NOTIFY_SOCKET); a no-op without systemd. */
+void bw_sd_notify(const char *state);
+
+/* ---- worker.c -------------------------------------------------------------- */
+/* Runs one worker (slot d->slot_base + index) until it is told to stop;
+ * returns its exit code. */
 int bw_worker_run(const bw_daemon_t *d, int index);
 
-/* Forks and supervises the workers; returns the daemon's exit code. */
-int bw_supervise(const bw_daemon_t *d);
+/* ---- supervisor.c ---------------------------------------------------------- */
+/* Forks and supervises the workers of `first`, serves the control socket,
+ * reloads on SIGHUP/SIGUSR1; returns the daemon's exit code.  Takes `first`. */
+int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground);
 
 #endif

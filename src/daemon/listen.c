@@ -1,6 +1,10 @@
-/* Listening sockets.  Each worker opens its own socket on every address with
- * SO_REUSEPORT: the kernel balances new connections across the workers, and
- * a dying worker takes only its own queue with it. */
+/* Listening sockets.  The supervisor opens each one once (as root, so
+ * privileged ports work before the workers drop privileges) and every worker
+ * inherits it.  One shared accept queue per address, not one per worker with
+ * SO_REUSEPORT: when a worker is replaced (a reload, a recycle, a crash), the
+ * connections waiting in the queue stay there for the other workers instead
+ * of being reset with the closing worker's own queue.  That is what makes a
+ * reload lose no request. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -43,7 +47,6 @@ int bw_listen_open(const char *addr, bw_err_t *err)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
         (res->ai_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)) ||
         bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 511)) {

@@ -1,9 +1,15 @@
-/* A worker process: one libuv loop serving every listener, scans streamed
- * inline, scan ends (which may unpack archives) on libuv's thread pool.
+/* A worker process: one libuv loop serving every listener it inherited from
+ * the supervisor, scans streamed inline, scan ends (which may unpack
+ * archives) on libuv's thread pool.
  *
- * SIGTERM drains: the listeners close at once, kept-alive connections close
- * after their current request, and the loop ends when the last one is gone.
- * SIGHUP reopens the report log, for logrotate.
+ * Order at start: build the ICAP environment (templates, engine scratch),
+ * then drop privileges (privs.c), and only then accept connections.
+ *
+ * SIGTERM drains: the listeners close at once (the sockets stay open in the
+ * supervisor and the other workers, so waiting connections are served by
+ * them), kept-alive connections close after their current request, and the
+ * loop ends when the last one is gone.  The supervisor bounds the drain with
+ * StopTimeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,42 +21,88 @@
 #include <uv.h>
 
 #include "daemon/daemon.h"
+#include "clamd/clamd.h"
 #include "core/stats.h"
 #include "icap/icap-conn.h"
+#include "icap/icap-tls.h"
 #include "policy/notify.h"
-
-#define MAX_LISTENERS 32
 
 typedef struct worker {
     const bw_daemon_t *d;
     uv_loop_t loop;
-    uv_tcp_t listeners[MAX_LISTENERS];
+    uv_tcp_t listeners[BW_MAX_LISTENERS];   /* ICAP and ICAPS */
     size_t nlisteners;
-    uv_signal_t sigterm, sighup, sigint;
-    uv_timer_t drain_timer;
+    bw_clamd_server_t *clamd;               /* NULL: no clamd listener */
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain_timer, recycle_timer;
     bw_icap_worker_t iw;
     bw_icap_env_t env;
     int stopping;
 } worker_t;
 
+/* MaxReqsPerChild: recycle (stop accepting, finish what is open, exit; the
+ * supervisor starts a fresh worker).  Checked at each new connection and
+ * every 100 ms, so kept-alive connections cannot postpone it forever. */
+static void check_recycle(worker_t *w)
+{
+    uint64_t limit = w->d->dc->max_reqs_per_child;
+    if (limit && w->iw.requests >= limit && !w->stopping)
+        raise(SIGTERM);
+}
+
+static void after_accept(worker_t *w)
+{
+    check_recycle(w);
+}
+
+static void on_recycle_tick(uv_timer_t *t)
+{
+    check_recycle(t->data);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     worker_t *w = server->data;
-    if (status < 0)
+    if (status < 0 || w->stopping)
         return;
     bw_icap_conn_accept(&w->iw, server);
-    uint64_t limit = w->d->dc->max_reqs_per_child;
-    if (limit && w->iw.requests >= limit && !w->stopping) {
-        /* Recycle: stop accepting, finish what is open, exit; the
-         * supervisor starts a fresh worker. */
-        raise(SIGTERM);
-    }
+    after_accept(w);
 }
+
+static void on_tls_connection(uv_stream_t *server, int status)
+{
+    worker_t *w = server->data;
+    if (status < 0 || w->stopping)
+        return;
+    bw_icap_conn_accept_tls(&w->iw, server, w->d->tls_ctx);
+    after_accept(w);
+}
+
+/* clamd's RELOAD and SHUTDOWN act on the whole daemon: its supervisor. */
+static void clamd_reload(void)
+{
+    kill(getppid(), SIGUSR1);
+}
+
+static void clamd_shutdown(void)
+{
+    kill(getppid(), SIGTERM);
+}
+
+static void clamd_log(int level, const char *msg)
+{
+    bw_log(level, "clamd: %s", msg);
+}
+
+/* Connections waiting for a request get this long to send one before a
+ * draining worker closes them (see bw_icap_worker_drain). */
+#define DRAIN_IDLE_GRACE_MS 1000
 
 static void on_drain_tick(uv_timer_t *t)
 {
     worker_t *w = t->data;
-    if (w->iw.nconns == 0)
+    bw_icap_worker_drain(&w->iw, DRAIN_IDLE_GRACE_MS);
+    if (w->iw.nconns == 0 && (!w->clamd || bw_clamd_server_conns(w->clamd) == 0))
         uv_stop(&w->loop);
 }
 
@@ -61,39 +113,61 @@ static void on_sigterm(uv_signal_t *s, int sig)
     if (w->stopping)
         return;
     w->stopping = 1;
-    w->iw.draining = 1;
+    uv_timer_stop(&w->recycle_timer);
     for (size_t i = 0; i < w->nlisteners; i++)
         uv_close((uv_handle_t *)&w->listeners[i], NULL);
-    uv_timer_start(&w->drain_timer, on_drain_tick, 0, 50);
+    if (w->clamd)
+        bw_clamd_server_drain(w->clamd);
+    uv_timer_start(&w->drain_timer, on_drain_tick, 0, 20);
 }
 
-static FILE *open_report(const char *path)
+static FILE *report_stream(const bw_daemon_t *d)
 {
-    if (!path || !path[0])
+    if (d->report_fd < 0)
         return NULL;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        bw_log(BW_LOG_ERR, "ReportFileName %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "a");
-    if (!f)
+    int fd = fcntl(d->report_fd, F_DUPFD_CLOEXEC, 3);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f && fd >= 0)
         close(fd);
     return f;
 }
 
-static void on_sighup(uv_signal_t *s, int sig)
+static int listen_all(worker_t *w, int index, unsigned slot)
 {
-    worker_t *w = s->data;
-    (void)sig;
-    FILE *nf = open_report(w->d->dc->report_file);
-    if (w->env.report)
-        fclose(w->env.report);
-    w->env.report = nf;
+    const bw_daemon_t *d = w->d;
+    for (size_t i = 0; i < d->nlisteners; i++) {
+        const bw_listener_t *l = &d->listeners[i];
+        if (l->kind == BW_LST_CLAMD) {
+            bw_err_t err;
+            if (!w->clamd) {
+                bw_clamd_env_t ce = {d->cc, d->engine, d->stats, slot, clamd_log, clamd_reload,
+                                     clamd_shutdown};
+                w->clamd = bw_clamd_server_new(&w->loop, &ce);
+            }
+            if (!w->clamd || bw_clamd_server_listen(w->clamd, l->fd, l->is_unix, &err) != BW_OK) {
+                bw_log(BW_LOG_ERR, "worker %d: cannot serve %s", index, l->name);
+                return BW_ERR;
+            }
+            continue;
+        }
+        uv_tcp_t *h = &w->listeners[w->nlisteners++];
+        uv_tcp_init(&w->loop, h);
+        h->data = w;
+        uv_connection_cb cb = l->kind == BW_LST_ICAPS ? on_tls_connection : on_connection;
+        if (uv_tcp_open(h, l->fd) || uv_listen((uv_stream_t *)h, 511, cb)) {
+            bw_log(BW_LOG_ERR, "worker %d: cannot listen on %s", index, l->name);
+            return BW_ERR;
+        }
+    }
+    return BW_OK;
 }
 
 int bw_worker_run(const bw_daemon_t *d, int index)
 {
+    /* The listening sockets are shared by every worker: accept one
+     * connection per wake-up so they spread across workers instead of the
+     * first awake worker taking the whole queue. */
+    setenv("UV_TCP_SINGLE_ACCEPT", "1", 1);
     worker_t *w = calloc(1, sizeof *w);
     if (!w)
         return 1;
@@ -104,51 +178,45 @@ int bw_worker_run(const bw_daemon_t *d, int index)
         bw_log(BW_LOG_ERR, "%s", err.msg);
         return 1;
     }
-    w->env.report = open_report(d->dc->report_file);
+    unsigned slot = d->slot_base + (unsigned)index;
+    w->env.report = report_stream(d);
     w->env.st = d->st;
     w->env.groups = d->groups; /* this process's own copy since fork: own scratch */
     w->env.stats = d->stats;
-    w->env.worker = (unsigned)index;
+    w->env.worker = slot;
     w->iw.loop = &w->loop;
     w->iw.env = &w->env;
     w->iw.timeout_ms = d->dc->timeout_ms;
     w->iw.conn_slots = d->conn_slots;
-    w->iw.nslots = (size_t)d->nworkers;
-    w->iw.slot = (size_t)index;
-    const bw_conf_list_t *ls = &d->dc->listen;
-    for (size_t i = 0; i < ls->n && i < MAX_LISTENERS; i++) {
-        const char *addr = BW_CONF_LIST_AT(ls, char *, i);
-        int fd = bw_listen_open(addr, &err);
-        if (fd < 0) {
-            bw_log(BW_LOG_ERR, "worker %d: %s", index, err.msg);
-            return 1;
-        }
-        uv_tcp_t *l = &w->listeners[w->nlisteners++];
-        uv_tcp_init(&w->loop, l);
-        l->data = w;
-        if (uv_tcp_open(l, fd) || uv_listen((uv_stream_t *)l, 511, on_connection)) {
-            bw_log(BW_LOG_ERR, "worker %d: cannot listen on %s", index, addr);
-            return 1;
-        }
+    w->iw.nslots = d->nslots;
+    w->iw.slot = slot;
+    if (bw_privs_drop(d, &err) != BW_OK) {
+        bw_log(BW_LOG_ERR, "worker %d: %s", index, err.msg);
+        return 1;
     }
-    if ((d->nc->script && d->nc->script[0]) || (d->nc->webhook_url && d->nc->webhook_url[0]))
+    if (listen_all(w, index, slot) != BW_OK)
+        return 1;
+    if (bw_notify_conf_enabled(d->nc))
         w->env.notifier = bw_notifier_new(&w->loop, d->nc);
     uv_signal_init(&w->loop, &w->sigterm);
     uv_signal_init(&w->loop, &w->sigint);
-    uv_signal_init(&w->loop, &w->sighup);
     uv_timer_init(&w->loop, &w->drain_timer);
-    w->sigterm.data = w->sigint.data = w->sighup.data = w->drain_timer.data = w;
+    uv_timer_init(&w->loop, &w->recycle_timer);
+    w->sigterm.data = w->sigint.data = w->drain_timer.data = w->recycle_timer.data = w;
+    if (d->dc->max_reqs_per_child)
+        uv_timer_start(&w->recycle_timer, on_recycle_tick, 100, 100);
     uv_signal_start(&w->sigterm, on_sigterm, SIGTERM);
     uv_signal_start(&w->sigint, on_sigterm, SIGINT);
-    uv_signal_start(&w->sighup, on_sighup, SIGHUP);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     if (w->env.notifier)
         bw_notifier_free(w->env.notifier); /* bounded: kills scripts past their time */
     /* Drained: close what is left so the loop and w can go. */
+    if (w->clamd)
+        bw_clamd_server_close(w->clamd);
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
-    uv_close((uv_handle_t *)&w->sighup, NULL);
     uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    uv_close((uv_handle_t *)&w->recycle_timer, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&w->loop) == 0 ? 0 : 1;
     if (w->env.report)

@@ -12,6 +12,8 @@
 #include "icap/icap-conn-t.h"
 #include "core/stats.h"
 #include "policy/notify.h"
+#include "quarantine/quarantine-job.h"
+#include "quarantine/quarantine.h"
 
 /* Squid sends X-Client-Username base64-encoded when icap_client_username_encode
  * is on.  A value that is valid base64 of printable text is decoded; anything
@@ -135,7 +137,7 @@ static void answer_clean(conn_t *c)
                  (in_preview || !c->has_preview || (c->allow & BW_ICAP_ALLOW_204));
     bw_icap_build_head(c->w->env, use206 ? 206 : 200, &c->out);
     bw_icap_verdict_headers(&c->verdict, 0, &c->out);
-    if (c->client_close)
+    if (c->client_close || c->close_after)
         bw_buf_puts(&c->out, "Connection: close\r\n");
     bw_conn_put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, has_body);
     bw_buf_append(&c->out, head.p, head.len);
@@ -180,7 +182,7 @@ static void answer_cured(conn_t *c)
         bw_conn_put_http_head(&head, msg, 1, c->verdict.cured_len);
     bw_icap_build_head(c->w->env, 200, &c->out);
     bw_icap_verdict_headers(&c->verdict, 0, &c->out);
-    if (c->client_close)
+    if (c->client_close || c->close_after)
         bw_buf_puts(&c->out, "Connection: close\r\n");
     bw_conn_put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
     bw_buf_append(&c->out, head.p, head.len);
@@ -192,7 +194,8 @@ static void answer_cured(conn_t *c)
 
 static const char *action_name(bw_action_t a)
 {
-    return a == BW_ACT_DENY ? "deny" : a == BW_ACT_CURE ? "cure" : "skip";
+    return a == BW_ACT_DENY ? "deny" : a == BW_ACT_CURE ? "cure"
+           : a == BW_ACT_QUARANTINE ? "quarantine" : "skip";
 }
 
 static void report_line(conn_t *c, bw_action_t a)
@@ -236,7 +239,7 @@ static void count_and_notify(conn_t *c, bw_action_t a)
             bw_stats_add(env->stats, env->worker, BW_ST_BYTES_CLEAN, c->body_bytes);
         else if (st == BW_INFECTED)
             bw_stats_add(env->stats, env->worker, BW_ST_BYTES_INFECTED, c->body_bytes);
-        if (a == BW_ACT_DENY)
+        if (a == BW_ACT_DENY || a == BW_ACT_QUARANTINE)
             bw_stats_add(env->stats, env->worker, BW_ST_BLOCKED, 1);
         int detected = st == BW_INFECTED || st == BW_SUSPICIOUS || st == BW_WARNING || st == BW_CURED;
         bw_stats_group(env->stats, env->worker,
@@ -252,6 +255,40 @@ static void count_and_notify(conn_t *c, bw_action_t a)
         };
         bw_notify(env->notifier, &ev);
     }
+}
+
+/* The `quarantine` action: the object as the daemon holds it goes to the
+ * quarantine store, off the loop (src/quarantine/quarantine-job.c); the
+ * client gets the deny's answer.  The raw spool is handed over: after a
+ * quarantine verdict the answer is a block page or a cut, never an echo.
+ * What is stored is the body as it crossed (content-encoded, a whole
+ * upload form), and "partial" when the daemon did not receive or keep all
+ * of it (docs/quarantine.md).  A failure is logged; the answer is the same. */
+static void quarantine_object(conn_t *c)
+{
+    const bw_conf_state_t *st = c->w->env->st;
+    const bw_quar_conf_t *qc = st ? bw_conf_get(st, &bw_quar_conf_table, NULL) : NULL;
+    int has_body = c->body_kind == BW_ENC_REQ_BODY || c->body_kind == BW_ENC_RES_BODY;
+    int received = !has_body || (c->chunk.state == BW_CHS_DONE &&
+                                 (!c->has_preview || c->sent_100 || c->chunk.ieof));
+    bw_err_t err;
+    if (!qc) {
+        bw_log_conn(c, "quarantine: not stored: no [quarantine] configuration");
+        return;
+    }
+    if (c->raw.size == 0 && c->body_bytes > 0) {
+        bw_log_conn(c, "quarantine: not stored: the daemon kept none of its %llu bytes (the "
+                       "client keeps its own copy: Allow 204/206)",
+                    (unsigned long long)c->body_bytes);
+        return;
+    }
+    bw_quar_event_t ev = {
+        .origin = c->url, .client = c->client_ip, .user = c->user,
+        .group = c->group ? c->group : "default", .method = bw_icap_method_name(c->method),
+        .verdict = &c->verdict, .partial = !received || c->raw.size != c->body_bytes,
+    };
+    if (bw_quar_submit(c->w->loop, qc, &ev, &c->raw, &err) != BW_OK)
+        bw_log_conn(c, "quarantine: not stored: %s", err.msg);
 }
 
 void bw_conn_answer_verdict(conn_t *c)
@@ -273,6 +310,8 @@ void bw_conn_answer_verdict(conn_t *c)
     c->w->requests++;
     report_line(c, a);
     count_and_notify(c, a);
+    if (a == BW_ACT_QUARANTINE)
+        quarantine_object(c);
     if (c->early) {
         if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP) {
             /* the rest of the echo, then the last chunk */
@@ -332,7 +371,7 @@ void bw_conn_send_early_head(conn_t *c)
     if (msg)
         bw_conn_put_http_head(&head, msg, 0, 0);
     bw_icap_build_head(c->w->env, 200, &c->out);
-    if (c->client_close)
+    if (c->client_close || c->close_after)
         bw_buf_puts(&c->out, "Connection: close\r\n");
     bw_conn_put_encap(&c->out, msg, c->method != BW_ICAP_REQMOD, head.len, 1);
     bw_buf_append(&c->out, head.p, head.len);

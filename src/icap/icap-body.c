@@ -20,6 +20,7 @@ struct bw_icap_body {
     const bw_engine_t *e;
     bw_limits_t lim;
     char name[256];
+    int named;              /* name came from the request (not the "object" fallback) */
     bw_scan_t *scan;        /* the object (or part) being scanned */
     char scan_name[1100];
     int decided;
@@ -139,6 +140,7 @@ bw_icap_body_t *bw_icap_body_new(const bw_engine_t *e, const bw_limits_t *lim, i
     b->e = e;
     b->lim = *lim;
     snprintf(b->name, sizeof b->name, "%s", name && *name ? name : "object");
+    b->named = name && *name;
     bw_icap_str_t type, boundary;
     if (is_upload && msg && bw_http_content_type(msg, &type, &boundary) == BW_OK &&
         type.n == 19 && !strncasecmp(type.p, "multipart/form-data", 19) && boundary.n &&
@@ -218,6 +220,17 @@ int bw_icap_body_finish(bw_icap_body_t *b, bw_verdict_t *out)
                 v.nthreats = 1;
             }
             merge(b, &v, NULL);
+        }
+        /* A finding in the object itself is named after the object (its URL's
+         * last segment): NAS clients show X-Violations-Found's file name line,
+         * and a member's path already starts with it ("a.zip/x.exe"). */
+        for (size_t i = 0; b->named && i < b->merged.nthreats; i++) {
+            bw_threat_t *t = &b->merged.threats[i];
+            char *nm = t->path && !t->path[0] ? strdup(b->name) : NULL;
+            if (nm) {
+                free(t->path);
+                t->path = nm;
+            }
         }
     }
     *out = b->merged;

@@ -15,7 +15,8 @@ static const bw_conf_enum_t answer_words[] = {
 };
 
 static const bw_conf_enum_t action_words[] = {
-    {"skip", BW_ACT_SKIP}, {"deny", BW_ACT_DENY}, {"cure", BW_ACT_CURE}, {NULL, 0},
+    {"skip", BW_ACT_SKIP}, {"deny", BW_ACT_DENY}, {"cure", BW_ACT_CURE},
+    {"quarantine", BW_ACT_QUARANTINE}, {NULL, 0},
 };
 
 /* A POSIX extended regular expression, checked when the file is read so a
@@ -59,6 +60,24 @@ static void free_regex(const bw_conf_key_t *key, void *dst)
     "^https?://[^/]*/;stream(\\.nsv|\\.mp3)?$\n" \
     "^https?://[^/]*(icecast|shoutcast|radio)[^/]*/[^?]*(stream|live)[^/]*$"
 
+/* TLS listeners need a certificate and its key.  Whether the files load is
+ * checked when the daemon builds its TLS context (bw_icap_tls_ctx_new), not
+ * here: every program that reads bulwark.conf runs this check, and `bulwark
+ * ctl` run by an operator may not be allowed to read the private key. */
+static int check_conf(const void *conf, const char *group, bw_err_t *err)
+{
+    const bw_icap_conf_t *ic = conf;
+    if (group || !ic->tls_listen.n)
+        return BW_OK;
+    if (!ic->tls_cert || !ic->tls_cert[0])
+        return bw_err_set(err, "TlsListenAddress %s needs TlsCertificateFile",
+                          BW_CONF_LIST_AT(&ic->tls_listen, char *, 0));
+    if (!ic->tls_key || !ic->tls_key[0])
+        return bw_err_set(err, "TlsListenAddress %s needs TlsPrivateKeyFile",
+                          BW_CONF_LIST_AT(&ic->tls_listen, char *, 0));
+    return BW_OK;
+}
+
 #define OFF(f) offsetof(bw_icap_conf_t, f)
 #define ACTION(key, field, def, doc) \
     {"icapserver.actions", key, BW_CONF_ENUM, BW_CONF_GROUPABLE, def, 0, 0, OFF(field), \
@@ -78,8 +97,13 @@ static const bw_conf_key_t keys[] = {
      OFF(respmod_url), NULL, NULL, NULL, 0, NULL, "service path for RESPMOD (downloads)"},
     {"icapserver.protocol", "ReqModeServiceUrl", BW_CONF_STRING, 0, "av/reqmod", 1, 200,
      OFF(reqmod_url), NULL, NULL, NULL, 0, NULL, "service path for REQMOD (uploads)"},
-    {"icapserver.protocol", "ScanServiceUrl", BW_CONF_STRING, 0, "avscan", 1, 200, OFF(scan_url),
-     NULL, NULL, NULL, 0, NULL, "service path taking both methods (NAS devices, c-icap clients)"},
+    {"icapserver.protocol", "ScanServiceUrl", BW_CONF_STRING, BW_CONF_REPEATABLE, "avscan\nscan", 1,
+     200, OFF(scan_urls), NULL, NULL, NULL, 0, NULL,
+     "service path taking both methods, the NAS profile (repeatable; docs/icap-nas.md)"},
+    {"icapserver.protocol", "MaxQueuedScans", BW_CONF_UINT, 0, "128", 0, 1000000,
+     OFF(max_queued_scans), NULL, NULL, NULL, 0, NULL,
+     "scans waiting for a thread, per worker; past it a new request gets 503 with Retry-After "
+     "(0: no bound)"},
     {"icapserver.protocol", "HTTPClientIpICAPHeader", BW_CONF_STRING, 0, "X-Client-IP", 1, 100,
      OFF(client_ip_header), NULL, NULL, NULL, 0, NULL, "ICAP header holding the client address"},
     {"icapserver.protocol", "HTTPUserNameICAPHeader", BW_CONF_STRING, 0, "X-Client-Username", 1,
@@ -130,6 +154,13 @@ static const bw_conf_key_t keys[] = {
      OFF(max_file_size), NULL, NULL, NULL, 0, NULL, "largest single (inner) file scanned"},
     {"icapserver.engine.options", "MaxScanSize", BW_CONF_SIZE, BW_CONF_GROUPABLE, "400M", 0, 0,
      OFF(max_scan_size), NULL, NULL, NULL, 0, NULL, "bytes scanned per object, unpacked included"},
+    {"icapserver.network", "TlsListenAddress", BW_CONF_STRING, BW_CONF_REPEATABLE, NULL, 3, 300,
+     OFF(tls_listen), NULL, NULL, NULL, 0, NULL,
+     "address:port for ICAP over TLS, icaps:// (repeatable; 11344 is the usual port; empty: none)"},
+    {"icapserver.network", "TlsCertificateFile", BW_CONF_PATH, 0, "", 0, 4096, OFF(tls_cert), NULL,
+     NULL, NULL, 0, NULL, "PEM server certificate, then its chain (needed with TlsListenAddress)"},
+    {"icapserver.network", "TlsPrivateKeyFile", BW_CONF_PATH, 0, "", 0, 4096, OFF(tls_key), NULL,
+     NULL, NULL, 0, NULL, "PEM private key of TlsCertificateFile (read before privileges drop)"},
     {"icapserver.notify", "NotifyTemplateDir", BW_CONF_PATH, 0, "templates", 0, 0,
      OFF(template_dir), NULL, NULL, NULL, 0, NULL,
      "directory of block-page templates object_<status>.html (relative to the config file)"},
@@ -138,5 +169,5 @@ static const bw_conf_key_t keys[] = {
 /* [icapserver.actions:G], [icapserver.filter:G] and [icapserver.engine.options:G]
  * are per-group copies: G must be defined as [icapserver.groups:G]. */
 const bw_conf_table_t bw_icap_conf_table = {
-    "icap", sizeof(bw_icap_conf_t), keys, BW_CONF_NKEYS(keys), "icapserver.groups", NULL,
+    "icap", sizeof(bw_icap_conf_t), keys, BW_CONF_NKEYS(keys), "icapserver.groups", check_conf,
 };

@@ -9,7 +9,8 @@
 #include "core/conf-t.h"
 
 /* What to do with an object of a given status. */
-typedef enum bw_action { BW_ACT_SKIP = 0, BW_ACT_DENY, BW_ACT_CURE } bw_action_t;
+/* QUARANTINE is a deny that also stores the object (src/quarantine). */
+typedef enum bw_action { BW_ACT_SKIP = 0, BW_ACT_DENY, BW_ACT_CURE, BW_ACT_QUARANTINE } bw_action_t;
 
 /* How a body the client cannot keep a copy of is answered (see icap-conn.c). */
 enum { BW_ANSWER_PARTIAL = 0, BW_ANSWER_COMPLETE };
@@ -22,7 +23,8 @@ typedef struct bw_icap_conf {
     bool allow206;
     char *respmod_url;
     char *reqmod_url;
-    char *scan_url;         /* takes both methods: NAS devices, c-icap-style clients */
+    bw_conf_list_t scan_urls; /* char * items: paths taking both methods (NAS profile, c-icap clients) */
+    uint64_t max_queued_scans; /* scans waiting for a thread; more requests get 503 (0: no bound) */
     char *client_ip_header;
     char *user_header;
     char *service_name;
@@ -47,6 +49,10 @@ typedef struct bw_icap_conf {
     uint64_t max_scan_size;
     /* [icapserver.notify] */
     char *template_dir;
+    /* [icapserver.network]: ICAP over TLS (icaps://), see icap-tls.h */
+    bw_conf_list_t tls_listen;  /* char * items: TlsListenAddress */
+    char *tls_cert;             /* TlsCertificateFile (PEM, the chain after the leaf) */
+    char *tls_key;              /* TlsPrivateKeyFile (PEM) */
 } bw_icap_conf_t;
 
 extern const bw_conf_table_t bw_icap_conf_table;

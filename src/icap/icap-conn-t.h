@@ -24,7 +24,10 @@
 #define WRITE_QUEUE_MAX (1u << 20)
 #define STALL_MS 100
 
-enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_WORK, ST_WRITE };
+/* ST_DISCARD: a refused request's encapsulated headers and body are read
+ * and dropped, so the refusal can be answered on a connection that stays
+ * usable (closing with unread bytes would reset it, and the answer with it). */
+enum conn_state { ST_HEAD, ST_ENCAP, ST_BODY, ST_DISCARD, ST_WORK, ST_WRITE };
 
 typedef struct conn {
     uv_tcp_t tcp; /* first: the handle's data is the conn */
@@ -33,6 +36,8 @@ typedef struct conn {
     uv_timer_t hold;    /* partial mode: MaxSendDelayTime for held-back bytes */
     uv_work_t work;
     bw_icap_worker_t *w;
+    struct conn *next, *prev; /* the worker's open connections (a drain walks them) */
+    uint64_t idle_since;      /* uv_now when it last began waiting for a request */
     int handles, writes, working, closing, reading;
     enum conn_state state;
     bw_buf_t in;
@@ -56,6 +61,8 @@ typedef struct conn {
     int sent_100;
     bw_icap_body_t *body;
     int body_done;          /* the scan needs no more bytes */
+    int refused;            /* ST_DISCARD: the status to answer once the body is read */
+    uint32_t discard_hdrs;  /* ST_DISCARD: encapsulated header bytes still to drop */
     bw_spool_t raw;
     int keep_raw;
     uint64_t body_bytes;
@@ -71,6 +78,14 @@ typedef struct conn {
     int early;          /* the answer's head went out before the verdict */
     uint64_t echo_sent; /* raw bytes already echoed in partial mode */
     int paused;         /* reading stopped until the write queue drains */
+    int rest_unread;    /* the verdict came before the body's end */
+    int passthrough;    /* ...and let it pass: the rest is echoed as it comes, unscanned */
+
+    /* TLS (icap-conn-tls.c): NULL on a plain connection */
+    struct bw_tls *tls;
+    char *tls_rbuf;     /* ciphertext as read from the socket */
+    bw_buf_t tls_out;   /* ciphertext for the socket */
+    int handles_closing;
 } conn_t;
 
 typedef struct wreq {
@@ -87,6 +102,27 @@ void bw_conn_respond(conn_t *c, int close_after); /* c->out is a whole answer */
 void bw_conn_respond_error(conn_t *c, int status);
 void bw_conn_echo_next(conn_t *c);              /* one more block of the echo */
 void bw_conn_on_timeout(uv_timer_t *t);
+
+/* icap-conn-limits.c: MaxQueuedScans (1: refuse this request with 503) and
+ * ST_DISCARD, which drops the refused request's body and then answers. */
+int bw_conn_overloaded(bw_icap_worker_t *w);
+void bw_conn_step_discard(conn_t *c);
+
+/* icap-conn-tls.c: the TLS side of a connection (c->tls set) */
+struct ssl_ctx_st;
+int bw_conn_tls_start(conn_t *c, struct ssl_ctx_st *ctx);
+void bw_conn_tls_free(conn_t *c);
+uv_buf_t bw_conn_tls_rbuf(conn_t *c);
+/* Decrypts what was read into c->in and sends what the session has for the
+ * peer; BW_OK, BW_DONE (close_notify) or BW_ERR (close the connection). */
+int bw_conn_tls_on_read(conn_t *c, const char *p, size_t n);
+/* Encrypts c->out once the handshake is done (until then it waits) and
+ * returns the ciphertext buffer to send, NULL on failure. */
+bw_buf_t *bw_conn_tls_seal(conn_t *c);
+/* Sends close_notify; 1 when it is on its way (the handles close once it is
+ * written), 0 when there is nothing to send. */
+int bw_conn_tls_goodbye(conn_t *c);
+void bw_conn_close_handles(conn_t *c);
 
 /* icap-answer.c */
 void bw_conn_answer_verdict(conn_t *c);

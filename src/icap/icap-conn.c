@@ -23,6 +23,7 @@
 #include "engine/spool.h"
 #include "icap/icap-body.h"
 #include "icap/icap-parse.h"
+#include "icap/icap-tls.h"
 
 static void process_input(conn_t *c);
 static void start_reading(conn_t *c);
@@ -60,6 +61,9 @@ static void request_reset(conn_t *c)
     c->allow = 0;
     c->has_preview = c->client_close = c->has_req = c->has_res = 0;
     c->sent_100 = c->body_done = c->keep_raw = c->too_large = c->excluded = 0;
+    c->refused = 0;
+    c->discard_hdrs = 0;
+    c->rest_unread = c->passthrough = 0;
     c->body_bytes = 0;
     c->client_ip[0] = c->user[0] = c->url[0] = 0;
     c->echo_active = 0;
@@ -78,7 +82,15 @@ static void conn_free_if_done(conn_t *c)
     bw_buf_free(&c->in);
     bw_buf_free(&c->out);
     bw_buf_free(&c->hdrs);
+    if (c->tls)
+        bw_conn_tls_free(c);
     c->w->nconns--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     if (c->w->env->stats)
         bw_stats_conn_delta(c->w->env->stats, c->w->env->worker, -1);
     if (c->w->conn_slots)
@@ -93,15 +105,27 @@ static void on_handle_closed(uv_handle_t *h)
     conn_free_if_done(c);
 }
 
+void bw_conn_close_handles(conn_t *c)
+{
+    if (c->handles_closing)
+        return;
+    c->handles_closing = 1;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->stall, on_handle_closed);
+    uv_close((uv_handle_t *)&c->hold, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
 void bw_conn_close(conn_t *c)
 {
     if (c->closing)
         return;
     c->closing = 1;
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->stall, on_handle_closed);
-    uv_close((uv_handle_t *)&c->hold, on_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    /* A TLS peer is told with close_notify, so that it can tell our end of
+     * the answer from a cut (OpenSSL 3 clients report an EOF without it). */
+    if (c->tls && bw_conn_tls_goodbye(c))
+        return;
+    bw_conn_close_handles(c);
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -120,6 +144,8 @@ static void on_write(uv_write_t *req, int status)
         conn_free_if_done(c);
         return;
     }
+    if (c->tls && !bw_tls_ready(c->tls))
+        return; /* handshake bytes: an answer waiting for the handshake is still to go */
     if (c->paused && c->state == ST_BODY &&
         uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_QUEUE_MAX / 4) {
         c->paused = 0;
@@ -137,9 +163,16 @@ static void on_write(uv_write_t *req, int status)
 /* Hands c->out to the socket. */
 void bw_conn_flush(conn_t *c)
 {
-    if (!c->out.len || c->closing)
+    bw_buf_t *src = &c->out;
+    if (c->closing)
         return;
-    if (c->out.oom) {
+    if (c->tls && !(src = bw_conn_tls_seal(c))) {
+        bw_conn_close(c);
+        return;
+    }
+    if (!src->len)
+        return;
+    if (src->oom) {
         bw_conn_close(c);
         return;
     }
@@ -149,8 +182,8 @@ void bw_conn_flush(conn_t *c)
         return;
     }
     wr->c = c;
-    wr->buf = c->out;
-    memset(&c->out, 0, sizeof c->out);
+    wr->buf = *src;
+    memset(src, 0, sizeof *src);
     uv_buf_t b = uv_buf_init(wr->buf.p, (unsigned)wr->buf.len);
     c->writes++;
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
@@ -187,10 +220,16 @@ void bw_conn_respond_error(conn_t *c, int status)
     bw_conn_respond(c, 1);
 }
 
+static void start_passthrough(conn_t *c);
+
 /* Streams the raw body back as chunks, one block per write. */
 void bw_conn_echo_next(conn_t *c)
 {
     uint64_t left = c->raw.size - c->echo_off;
+    if (!left && c->rest_unread) {
+        start_passthrough(c);
+        return;
+    }
     if (!left) {
         bw_buf_puts(&c->out, "0\r\n\r\n");
         c->echo_active = 0;
@@ -213,6 +252,7 @@ void bw_conn_echo_next(conn_t *c)
 static void work_finish(uv_work_t *req)
 {
     conn_t *c = req->data;
+    __atomic_sub_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED); /* it has its thread */
     if (bw_icap_body_finish(c->body, &c->verdict) != BW_OK) {
         memset(&c->verdict, 0, sizeof c->verdict);
         c->verdict.status = BW_ERROR;
@@ -247,7 +287,9 @@ static void finish_scan(conn_t *c)
     uv_timer_stop(&c->hold);
     c->work.data = c;
     c->working = 1;
+    __atomic_add_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED);
     if (uv_queue_work(c->w->loop, &c->work, work_finish, after_finish) < 0) {
+        __atomic_sub_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED);
         c->working = 0;
         bw_conn_respond_error(c, 500);
     }
@@ -331,10 +373,43 @@ static void stream_progress(conn_t *c)
     }
 }
 
-static void body_piece(conn_t *c, const char *p, size_t n)
+/* A verdict that let the object pass came before its body ended (a limit
+ * decided it: MaxFileSize, MaxScanSize...), and everything received so far
+ * has been echoed.  The rest must follow, or the client would take a
+ * truncated object for the whole one: it is echoed as it arrives, unscanned
+ * as the verdict says, and the last chunk ends the answer. */
+static void start_passthrough(conn_t *c)
+{
+    c->echo_active = 0;
+    c->rest_unread = 0;
+    c->passthrough = 1;
+    c->close_after = 0; /* the body will be read to its end: the connection stays usable */
+    c->state = ST_BODY;
+    start_reading(c);
+    process_input(c); /* bytes already buffered */
+}
+
+static void passthrough_piece(conn_t *c, const char *p, size_t n)
 {
     c->body_bytes += n;
-    if (c->keep_raw && bw_spool_write(&c->raw, p, n) != BW_OK) {
+    bw_icap_chunk_out(&c->out, p, n);
+    bw_conn_flush(c);
+    if (!c->closing && c->reading &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
+        uv_read_stop((uv_stream_t *)&c->tcp); /* back-pressure: on_write resumes */
+        c->reading = 0;
+        c->paused = 1;
+    }
+}
+
+static void body_piece(conn_t *c, const char *p, size_t n)
+{
+    if (c->passthrough) {
+        passthrough_piece(c, p, n);
+        return;
+    }
+    c->body_bytes += n;
+    if ((c->keep_raw || bw_icap_may_quarantine(c->ic)) && bw_spool_write(&c->raw, p, n) != BW_OK) {
         bw_conn_respond_error(c, 500);
         return;
     }
@@ -349,9 +424,11 @@ static void body_piece(conn_t *c, const char *p, size_t n)
         return;
     if (bw_icap_body_decided(c->body) && (c->early || (c->keep_raw && c->body_bytes >= EARLY_BYTES))) {
         /* Decided while the client may stall on us, or after the answer
-         * started: answer now (block page, or the cut).  The unread rest of
-         * the body means the connection closes after. */
+         * started: answer now (block page, or the cut).  A pass verdict
+         * echoes the rest as it comes (start_passthrough); otherwise the
+         * unread rest of the body means the connection closes after. */
         c->close_after = 1;
+        c->rest_unread = 1;
         finish_scan(c);
         return;
     }
@@ -370,6 +447,13 @@ static void body_data(conn_t *c, const char *p, size_t n)
         body_piece(c, p, k);
         p += k;
         n -= k;
+    }
+    if (n && c->rest_unread && c->keep_raw && !c->closing) {
+        /* The verdict was decided inside this chunk: what is left of it is
+         * kept (unscanned) for an echo that may have to include it. */
+        c->body_bytes += n;
+        if (bw_spool_write(&c->raw, p, n) != BW_OK)
+            bw_conn_close(c);
     }
 }
 
@@ -410,6 +494,11 @@ static void note_url(conn_t *c)
         bw_icap_str_t host = h >= 0 ? m->headers[h].value : (bw_icap_str_t){"", 0};
         snprintf(c->url, sizeof c->url, "http://%.*s%.*s", (int)host.n, host.p, (int)m->target.n,
                  m->target.p);
+        /* A folded Host header can carry CR LF: the URL goes into the report
+         * log, one line per object, so no control byte may reach it. */
+        for (char *p = c->url; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     } else {
         copy_str(c->url, sizeof c->url, m->target);
     }
@@ -424,7 +513,7 @@ static const char *url_basename(const char *url)
     while (i && url[i - 1] != '/')
         i--;
     snprintf(name, sizeof name, "%.*s", (int)(n - i), url + i);
-    return name[0] ? name : "object";
+    return name; /* "" when unknown: the body names it "object" */
 }
 
 static int begin_body(conn_t *c)
@@ -510,6 +599,14 @@ static void step_head(conn_t *c)
         bw_conn_respond_error(c, bad);
         return;
     }
+    if (c->method != BW_ICAP_OPTIONS && bw_conn_overloaded(c->w)) {
+        /* Refused without scanning: the client may retry or, as a NAS set
+         * to fail open, let the file through (docs/icap-nas.md). */
+        c->refused = 503;
+        c->discard_hdrs = bw_icap_encap_hdr_len(&c->encap);
+        c->state = ST_DISCARD;
+        return;
+    }
     if (c->method == BW_ICAP_OPTIONS) {
         /* An opt-body, if any, is not ours to interpret: we close after. */
         int close = c->client_close || c->body_kind == BW_ENC_OPT_BODY;
@@ -589,6 +686,11 @@ static void step_body(conn_t *c)
             return;
         }
         /* BW_CHUNK_END */
+        if (c->passthrough) {
+            bw_buf_puts(&c->out, "0\r\n\r\n");
+            bw_conn_respond(c, 0);
+            return;
+        }
         if (c->has_preview && !c->sent_100 && !c->chunk.ieof) {
             if (c->body_done || bw_icap_body_decided(c->body)) {
                 finish_scan(c); /* decided within the preview */
@@ -616,6 +718,8 @@ static void process_input(conn_t *c)
         case ST_HEAD:
             if (!c->in.len)
                 return;
+            if (c->w->draining)
+                c->close_after = 1; /* this answer tells the client we close */
             step_head(c);
             break;
         case ST_ENCAP:
@@ -623,6 +727,9 @@ static void process_input(conn_t *c)
             break;
         case ST_BODY:
             step_body(c);
+            break;
+        case ST_DISCARD:
+            bw_conn_step_discard(c);
             break;
         default:
             return;
@@ -638,6 +745,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     conn_t *c = h->data;
     (void)suggested;
+    if (c->tls) {
+        *buf = bw_conn_tls_rbuf(c); /* decrypted into c->in by on_read */
+        return;
+    }
     size_t want = c->in.len + 65536;
     if (c->in.cap < want) {
         char *np = realloc(c->in.p, want);
@@ -656,9 +767,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 void bw_conn_on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
-    if (c->state == ST_HEAD && c->in.len == 0)
+    if (c->closing)
+        bw_conn_close_handles(c); /* a TLS peer that never took its close_notify */
+    else if (c->state == ST_HEAD && c->in.len == 0)
         bw_conn_close(c); /* an idle kept-alive connection */
-    else if (c->state == ST_HEAD || c->state == ST_ENCAP || c->state == ST_BODY)
+    else if (c->state == ST_HEAD || c->state == ST_ENCAP || c->state == ST_BODY ||
+             c->state == ST_DISCARD)
         bw_conn_respond_error(c, 408);
     else if (c->state == ST_WRITE)
         bw_conn_close(c);
@@ -667,14 +781,18 @@ void bw_conn_on_timeout(uv_timer_t *t)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     conn_t *c = s->data;
-    (void)buf;
     if (n < 0) {
         bw_conn_close(c); /* EOF or error: a request in flight is abandoned */
         return;
     }
-    if (n == 0)
+    if (n == 0 || c->closing)
         return;
-    c->in.len += (size_t)n;
+    if (!c->tls) {
+        c->in.len += (size_t)n;
+    } else if (bw_conn_tls_on_read(c, buf->base, (size_t)n) != BW_OK) {
+        bw_conn_close(c); /* a failed handshake or record, or the peer's close_notify */
+        return;
+    }
     uv_timer_again(&c->timer);
     process_input(c);
 }
@@ -693,6 +811,7 @@ static void request_done(conn_t *c)
     int close = c->close_after || c->client_close || c->w->draining;
     request_reset(c);
     c->close_after = 0;
+    c->idle_since = uv_now(c->w->loop);
     if (close) {
         bw_conn_close(c);
         return;
@@ -701,13 +820,35 @@ static void request_done(conn_t *c)
     process_input(c); /* a pipelined request may already be buffered */
 }
 
-void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
+void bw_icap_worker_drain(bw_icap_worker_t *w, uint64_t idle_grace_ms)
+{
+    w->draining = 1;
+    uint64_t now = uv_now(w->loop);
+    for (conn_t *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->closing)
+            continue;
+        if (c->state == ST_HEAD && c->in.len == 0 && !c->writes) {
+            if (now - c->idle_since >= idle_grace_ms)
+                bw_conn_close(c); /* idle between requests */
+        } else {
+            c->close_after = 1; /* its answer says so; then it closes */
+        }
+    }
+}
+
+static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx_st *tls_ctx)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (!c)
         return;
     c->w = w;
+    c->idle_since = uv_now(w->loop);
     w->nconns++;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
     if (w->env->stats) {
         bw_stats_add(w->env->stats, w->env->worker, BW_ST_CONNECTIONS, 1);
         bw_stats_conn_delta(w->env->stats, w->env->worker, +1);
@@ -732,12 +873,28 @@ void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (tls_ctx && bw_conn_tls_start(c, tls_ctx) != BW_OK) {
+        bw_conn_close(c);
+        return;
+    }
     if (open_now > w->env->ic->max_connections) {
         bw_icap_build_error(w->env, 503, 1, &c->out);
         c->state = ST_WRITE;
         c->close_after = 1;
+        if (c->tls)
+            start_reading(c); /* the 503 goes out once the handshake is done */
         bw_conn_flush(c);
         return;
     }
     start_reading(c);
+}
+
+void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
+{
+    conn_accept(w, server, NULL);
+}
+
+void bw_icap_conn_accept_tls(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx_st *ctx)
+{
+    conn_accept(w, server, ctx);
 }

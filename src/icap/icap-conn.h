@@ -21,9 +21,23 @@ typedef struct bw_icap_worker {
     uint64_t requests;     /* answered by this worker (MaxReqsPerChild); the
                               server-wide counters are env->stats */
     int draining;          /* stop: no new requests on kept-alive connections */
+    /* Scan ends queued on libuv's thread pool and not yet started: the scan
+     * queue that MaxQueuedScans bounds.  Pool threads decrement it (atomic). */
+    uint64_t scans_waiting;
+    uint64_t overloaded;   /* requests refused with 503 because of it */
+    uint64_t overload_logged_ms;
+    struct conn *conns;    /* open connections (icap-conn.c's list) */
 } bw_icap_worker_t;
 
 /* Accepts one connection from a listening stream and starts serving it. */
 void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server);
+
+/* Drains (the worker is stopping or being replaced); call it repeatedly
+ * until nconns is 0.  A connection busy with a request answers it with
+ * "Connection: close" and closes.  A connection waiting for a request closes
+ * once it has waited idle_grace_ms: closing it at once could cut a request
+ * already on its way (the client would see a reset), while a client that
+ * sends one within the grace gets it answered, with "Connection: close". */
+void bw_icap_worker_drain(bw_icap_worker_t *w, uint64_t idle_grace_ms);
 
 #endif

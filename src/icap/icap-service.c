@@ -160,8 +160,10 @@ bw_icap_svc_t bw_icap_service_lookup(const bw_icap_env_t *env, const bw_icap_str
         return BW_SVC_RESPMOD;
     if (path_is(path, env->ic->reqmod_url))
         return BW_SVC_REQMOD;
-    if (path_is(path, env->ic->scan_url))
-        return BW_SVC_SCAN;
+    const bw_conf_list_t *scan = &env->ic->scan_urls;
+    for (size_t i = 0; i < scan->n; i++)
+        if (path_is(path, BW_CONF_LIST_AT(scan, char *, i)))
+            return BW_SVC_SCAN;
     return BW_SVC_NONE;
 }
 
@@ -233,7 +235,18 @@ void bw_icap_build_204(const bw_icap_env_t *env, const bw_verdict_t *v, int clos
     bw_buf_puts(out, "Encapsulated: null-body=0\r\n\r\n");
 }
 
-bw_action_t bw_icap_action_for(const bw_icap_conf_t *ic, const bw_verdict_t *v)
+int bw_icap_may_quarantine(const bw_icap_conf_t *ic)
+{
+    const int acts[] = {ic->infected_action, ic->suspicious_action, ic->warning_action,
+                        ic->protected_action, ic->corrupted_action, ic->error_action,
+                        ic->cured_action, ic->maxreqlength_action, ic->timeout_action};
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++)
+        if (acts[i] == BW_ACT_QUARANTINE)
+            return 1;
+    return 0;
+}
+
+static bw_action_t configured_action(const bw_icap_conf_t *ic, const bw_verdict_t *v)
 {
     switch (v->status) {
     case BW_CLEAN: return BW_ACT_SKIP;
@@ -251,6 +264,16 @@ bw_action_t bw_icap_action_for(const bw_icap_conf_t *ic, const bw_verdict_t *v)
         return (bw_action_t)ic->cured_action;
     default: return BW_ACT_DENY;
     }
+}
+
+bw_action_t bw_icap_action_for(const bw_icap_conf_t *ic, const bw_verdict_t *v)
+{
+    bw_action_t a = configured_action(ic, v);
+    /* Only a cured object can be returned: "cure" for any other status (or
+     * with Cure = no) blocks, and the report line and %ACTION% say deny. */
+    if (a == BW_ACT_CURE && !(v->status == BW_CURED && ic->cure && v->cured))
+        return BW_ACT_DENY;
+    return a;
 }
 
 /* Header values must stay on one line and, for X-Infection-Found, free of ';'. */

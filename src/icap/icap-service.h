@@ -17,7 +17,7 @@ typedef enum bw_icap_svc {
     BW_SVC_NONE = 0,
     BW_SVC_RESPMOD, /* av/respmod: RESPMOD only */
     BW_SVC_REQMOD,  /* av/reqmod: REQMOD only */
-    BW_SVC_SCAN,    /* avscan: both */
+    BW_SVC_SCAN,    /* avscan, scan (ScanServiceUrl, repeatable): both; the NAS profile */
 } bw_icap_svc_t;
 
 /* Compiled exclusion patterns of one configuration copy (base or group). */
@@ -68,6 +68,10 @@ int bw_icap_excluded(bw_icap_env_t *env, const bw_icap_conf_t *ic, const char *c
 
 /* The action the configuration assigns to a verdict. */
 bw_action_t bw_icap_action_for(const bw_icap_conf_t *ic, const bw_verdict_t *v);
+/* 1 when some action of configuration copy ic is `quarantine`: the
+ * connection then keeps its own copy of a body even when the client keeps
+ * one (Allow: 204), so that the object can be stored (docs/quarantine.md). */
+int bw_icap_may_quarantine(const bw_icap_conf_t *ic);
 
 /* Adds X-Infection-Found, X-Violations-Found, X-Virus-ID, X-Response-Info
  * (and X-Response-Desc) for a verdict; `blocked` says what happened. */

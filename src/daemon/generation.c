@@ -1,0 +1,236 @@
+/* Building a generation: everything a worker needs, validated completely
+ * before any worker sees it.  A reload calls the same function as the start,
+ * so a configuration that would not start is also refused by a reload (and
+ * the running generation goes on).
+ *
+ * Listening sockets are matched by name ("icap 127.0.0.1:1344") against the
+ * previous generation and dup()ed rather than reopened: the accept queue is
+ * the same socket, so no waiting connection is lost across a reload, and a
+ * privileged port bound at start keeps working after a reload. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/schema.h"
+#include "app/stats-conf.h"
+#include "clamd/clamd.h"
+#include "clamd/clamd-conf.h"
+#include "daemon/daemon.h"
+#include "icap/icap-tls.h"
+#include "policy/groups.h"
+#include "policy/notify.h"
+
+int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err)
+{
+    return bw_conf_load(&bw_app_schema, conf_path, st, err);
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int bw_gen_same_bases(const bw_daemon_conf_t *a, const bw_daemon_conf_t *b)
+{
+    if (a->bases.n != b->bases.n || !same_str(a->cache_dir, b->cache_dir))
+        return 0;
+    for (size_t i = 0; i < a->bases.n; i++)
+        if (!same_str(BW_CONF_LIST_AT(&a->bases, char *, i), BW_CONF_LIST_AT(&b->bases, char *, i)))
+            return 0;
+    return 1;
+}
+
+/* Adds listener `name` (kind/addr): a dup of prev's socket of the same name,
+ * or a new one. */
+static int add_listener(bw_daemon_t *d, const bw_daemon_t *prev, bw_listener_kind_t kind,
+                        const char *addr, bw_err_t *err)
+{
+    if (d->nlisteners >= BW_MAX_LISTENERS)
+        return bw_err_set(err, "too many listening addresses (at most %d)", BW_MAX_LISTENERS);
+    bw_listener_t *l = &d->listeners[d->nlisteners];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->fd = -1;
+    snprintf(l->name, sizeof l->name, "%s %s",
+             kind == BW_LST_ICAP ? "icap" : kind == BW_LST_ICAPS ? "icaps" : "clamd", addr);
+    for (size_t i = 0; prev && i < prev->nlisteners; i++)
+        if (strcmp(prev->listeners[i].name, l->name) == 0) {
+            l->fd = fcntl(prev->listeners[i].fd, F_DUPFD_CLOEXEC, 3);
+            l->is_unix = prev->listeners[i].is_unix;
+            if (l->fd < 0)
+                return bw_err_set(err, "%s: dup: %s", l->name, strerror(errno));
+            d->nlisteners++;
+            return BW_OK;
+        }
+    l->fd = bw_listen_open(addr, err);
+    if (l->fd < 0)
+        return BW_ERR;
+    d->nlisteners++;
+    return BW_OK;
+}
+
+/* The clamd listeners are opened by the clamd module as one set; a reload
+ * keeps the set as it is (dup'ed) when its keys did not change, and refuses
+ * to move it (the old sockets are still bound) when they did. */
+static void clamd_signature(const bw_clamd_conf_t *cc, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "clamd port=%llu local=%s mode=%s group=%s addr=",
+                                (unsigned long long)cc->tcp_port,
+                                cc->local_socket ? cc->local_socket : "",
+                                cc->local_socket_mode ? cc->local_socket_mode : "",
+                                cc->local_socket_group ? cc->local_socket_group : "");
+    for (size_t i = 0; i < cc->tcp_addr.n && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s,", BW_CONF_LIST_AT(&cc->tcp_addr, char *, i));
+}
+
+static int add_clamd_listeners(bw_daemon_t *d, const bw_daemon_t *prev, bw_err_t *err)
+{
+    char sig[280];
+    clamd_signature(d->cc, sig, sizeof sig);
+    int had = 0;
+    for (size_t i = 0; prev && i < prev->nlisteners; i++) {
+        const bw_listener_t *pl = &prev->listeners[i];
+        if (pl->kind != BW_LST_CLAMD)
+            continue;
+        had = 1;
+        const char *psig = strchr(pl->name, ' ');
+        if (!psig || strncmp(psig + 1, sig, sizeof pl->name - (size_t)(psig + 1 - pl->name) - 1) != 0)
+            continue;
+        if (d->nlisteners >= BW_MAX_LISTENERS)
+            return bw_err_set(err, "too many listening addresses (at most %d)", BW_MAX_LISTENERS);
+        bw_listener_t *l = &d->listeners[d->nlisteners];
+        *l = *pl;
+        l->fd = fcntl(pl->fd, F_DUPFD_CLOEXEC, 3);
+        if (l->fd < 0)
+            return bw_err_set(err, "%s: dup: %s", l->name, strerror(errno));
+        d->nlisteners++;
+    }
+    int enabled = bw_clamd_conf_enabled(d->cc);
+    if (had) {
+        int kept = 0;
+        for (size_t i = 0; i < d->nlisteners; i++)
+            kept |= d->listeners[i].kind == BW_LST_CLAMD;
+        if (!kept || !enabled)
+            return bw_err_set(err, "[clamd] TCPSocket/TCPAddr/LocalSocket changed: restart "
+                                   "bulwarkd to move the clamd listeners");
+        return BW_OK;
+    }
+    if (!enabled)
+        return BW_OK;
+    int fds[32], is_unix[32];
+    size_t n = 0;
+    if (bw_clamd_open_listeners(d->cc, fds, is_unix, 32, &n, err) != BW_OK)
+        return BW_ERR;
+    for (size_t i = 0; i < n; i++) {
+        if (d->nlisteners >= BW_MAX_LISTENERS) {
+            for (size_t k = i; k < n; k++)
+                close(fds[k]);
+            return bw_err_set(err, "too many listening addresses (at most %d)", BW_MAX_LISTENERS);
+        }
+        bw_listener_t *l = &d->listeners[d->nlisteners++];
+        l->kind = BW_LST_CLAMD;
+        l->is_unix = is_unix[i];
+        l->fd = fds[i];
+        /* Signature then index; a cut signature still compares equal. */
+        int k = snprintf(l->name, sizeof l->name, "#%zu %s", i, sig);
+        (void)k;
+    }
+    return BW_OK;
+}
+
+static int open_report(bw_daemon_t *d, bw_err_t *err)
+{
+    d->report_fd = -1;
+    const char *path = d->dc->report_file;
+    if (!path || !path[0])
+        return BW_OK;
+    /* O_NOFOLLOW: the log directory may belong to the workers' user; a symlink
+     * planted there must not make root append to another file. */
+    d->report_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (d->report_fd < 0)
+        return bw_err_set(err, "ReportFileName %s: %s", path, strerror(errno));
+    return BW_OK;
+}
+
+static int load_engine(bw_daemon_t *d, bw_err_t *err)
+{
+    char lerr[1024];
+    bw_load_opts_t lo = {d->dc->cache_dir && d->dc->cache_dir[0] ? d->dc->cache_dir : NULL};
+    if (bw_engine_load((const char *const *)d->dc->bases.items, d->dc->bases.n, &lo, &d->engine,
+                       lerr, sizeof lerr) != BW_OK)
+        return bw_err_set(err, "%s", lerr);
+    return BW_OK;
+}
+
+int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *engine,
+                 bw_daemon_t **out, bw_err_t *err)
+{
+    *out = NULL;
+    bw_daemon_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return bw_err_set(err, "out of memory");
+    d->report_fd = -1;
+    d->conf_path = conf_path;
+    if (bw_conf_load(&bw_app_schema, conf_path, &d->st, err) != BW_OK)
+        goto fail;
+    d->dc = bw_conf_get(d->st, &bw_daemon_conf_table, NULL);
+    d->ic = bw_conf_get(d->st, &bw_icap_conf_table, NULL);
+    d->sc = bw_conf_get(d->st, &bw_stats_conf_table, NULL);
+    d->nc = bw_conf_get(d->st, &bw_notify_conf_table, NULL);
+    d->cc = bw_conf_get(d->st, &bw_clamd_conf_table, NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    d->nworkers = d->dc->max_children ? (int)d->dc->max_children : (int)(cores > 0 ? cores : 1);
+    if (bw_groups_build(d->st, &d->groups, err) != BW_OK)
+        goto fail;
+    if (bw_privs_resolve(d, err) != BW_OK)
+        goto fail;
+    for (size_t i = 0; i < d->dc->listen.n; i++)
+        if (add_listener(d, prev, BW_LST_ICAP, BW_CONF_LIST_AT(&d->dc->listen, char *, i), err) !=
+            BW_OK)
+            goto fail;
+    for (size_t i = 0; i < d->ic->tls_listen.n; i++)
+        if (add_listener(d, prev, BW_LST_ICAPS, BW_CONF_LIST_AT(&d->ic->tls_listen, char *, i),
+                         err) != BW_OK)
+            goto fail;
+    if (d->ic->tls_listen.n && !(d->tls_ctx = bw_icap_tls_ctx_new(d->ic, err)))
+        goto fail;
+    if (add_clamd_listeners(d, prev, err) != BW_OK)
+        goto fail;
+    if (open_report(d, err) != BW_OK)
+        goto fail;
+    if (engine)
+        d->engine = bw_engine_ref(engine);
+    else if (load_engine(d, err) != BW_OK)
+        goto fail;
+    /* A compile frees far more than it keeps; hand that back to the system
+     * before the workers fork, or every page of it would count against the
+     * supervisor for as long as it runs. */
+    malloc_trim(0);
+    *out = d;
+    return BW_OK;
+fail:
+    bw_gen_free(d);
+    return BW_ERR;
+}
+
+void bw_gen_free(bw_daemon_t *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nlisteners; i++)
+        if (d->listeners[i].fd >= 0)
+            close(d->listeners[i].fd);
+    if (d->report_fd >= 0)
+        close(d->report_fd);
+    if (d->tls_ctx)
+        bw_icap_tls_ctx_free(d->tls_ctx);
+    if (d->engine)
+        bw_engine_unref(d->engine);
+    bw_groups_free(d->groups);
+    bw_conf_free(d->st);
+    free(d);
+}
