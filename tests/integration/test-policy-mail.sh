@@ -169,10 +169,10 @@ out=$(respmod "$P" "$TMP/clean.txt" http://origin.test/files/clean.txt)
 expect_match "a clean object passes" "$out" "^ICAP/1.0 204"
 
 # Hostile bytes: a Host header folded over two lines (obs-fold, which the
-# HTTP parser accepts and keeps: the URL of the event then holds CR LF and
-# a "Bcc:" after it), a request target with raw bytes above 0x7f, and a
-# base64 user name hiding CR LF.  Whatever reaches the event, the mail
-# keeps its headers and its recipients.
+# HTTP parser accepts; the daemon turns the CR LF into "??" when it builds
+# the URL, so the report log keeps one line per object), a request target
+# with raw bytes above 0x7f, and a base64 user name hiding CR LF.  Whatever
+# reaches the event, the mail keeps its headers and its recipients.
 out=$(respmod "$P" "$TMP/eicar.com" $'/a?\xff\xfe' \
       'HOSTRAW:evil.test\r\n Bcc: victim@evil.example' \
       "X-Client-Username: $(printf 'eve\r\nCc: victim@evil.example' | base64 | tr -d '\n')")
@@ -185,10 +185,10 @@ check "hostile request: the same headers, no Bcc or Cc" mail_check "$TMP/sink" 1
     'sorted(k.lower() for k in m.keys()) == sorted(k.lower() for k in email.message_from_bytes(open(d + "/msg.0", "rb").read()).keys()) and "Bcc" not in m and "Cc" not in m'
 check "hostile request: the recipients are MailTo only" mail_check "$TMP/sink" 1 \
     'env["rcpt_tos"] == ["soc@example.net", "admin@example.org"]'
-check "hostile request: the Subject holds the URL on one line, CR LF and odd bytes as %XX" mail_check "$TMP/sink" 1 \
-    'm["Subject"] == "Bulwark: INFECTED EICAR-Test-File at http://evil.test%0D%0A Bcc: victim@evil.example/a?%FF%FE"'
+check "hostile request: the Subject holds the URL on one line, odd bytes as %XX" mail_check "$TMP/sink" 1 \
+    'm["Subject"] == "Bulwark: INFECTED EICAR-Test-File at http://evil.test?? Bcc: victim@evil.example/a?%FF%FE"'
 check "hostile request: the body shows the URL escaped on its line" mail_check "$TMP/sink" 1 \
-    'fields["URL"] == "http://evil.test\\r\\n Bcc: victim@evil.example/a?\ufffd\ufffd"'
+    'fields["URL"] == "http://evil.test?? Bcc: victim@evil.example/a?\ufffd\ufffd"'
 check "the message is 7-bit with CRLF lines of at most 998 bytes" python3 -c '
 import sys
 raw = open(sys.argv[1], "rb").read()
