@@ -21,34 +21,14 @@
 #include <unistd.h>
 
 #include "clamd/clamd.h"
+#include "core/net.h"
 
 static int open_tcp(const char *addr, unsigned port, int backlog, bw_err_t *err)
 {
-    char ports[16];
+    char ports[16], what[320];
     snprintf(ports, sizeof ports, "%u", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(addr, ports, &hints, &res);
-    if (gai) {
-        bw_err_set(err, "TCPAddr %s port %u: %s", addr, port, gai_strerror(gai));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-        (res->ai_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, backlog)) {
-        bw_err_set(err, "TCPAddr %s port %u: %s", addr, port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-    return fd;
+    snprintf(what, sizeof what, "TCPAddr %s port %u", addr ? addr : "*", port);
+    return bw_net_listen(what, addr, ports, backlog, err);
 }
 
 /* Removes `path` if it is a socket nobody listens on.  BW_ERR if something

@@ -40,22 +40,7 @@ void bw_clamd_count(server_t *s, const bw_verdict_t *v)
     bw_stats_t *st = s->env.stats;
     if (!st)
         return;
-    static const enum bw_stat by_status[BW_STATUS_COUNT] = {
-        [BW_CLEAN] = BW_ST_CLEAN,         [BW_CURED] = BW_ST_CURED,
-        [BW_ERROR] = BW_ST_ERROR,         [BW_CORRUPTED] = BW_ST_CORRUPTED,
-        [BW_PROTECTED] = BW_ST_PROTECTED, [BW_TIMEOUT] = BW_ST_TIMEOUT,
-        [BW_TOO_LARGE] = BW_ST_TOO_LARGE, [BW_SUSPICIOUS] = BW_ST_SUSPICIOUS,
-        [BW_WARNING] = BW_ST_WARNING,     [BW_INFECTED] = BW_ST_INFECTED,
-    };
-    unsigned w = s->env.worker;
-    bw_stats_add(st, w, BW_ST_REQUESTS, 1);
-    if (v->status < BW_STATUS_COUNT)
-        bw_stats_add(st, w, by_status[v->status], 1);
-    bw_stats_add(st, w, BW_ST_BYTES, v->bytes_scanned);
-    if (v->status == BW_CLEAN)
-        bw_stats_add(st, w, BW_ST_BYTES_CLEAN, v->bytes_scanned);
-    else if (v->status == BW_INFECTED)
-        bw_stats_add(st, w, BW_ST_BYTES_INFECTED, v->bytes_scanned);
+    bw_stats_verdict(st, s->env.worker, (int)v->status, v->bytes_scanned);
 }
 
 static void server_free(server_t *s)

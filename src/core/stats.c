@@ -14,6 +14,8 @@
  * supervisor created is valid, unchanged, in every forked worker. */
 #include "core/stats.h"
 
+#include "bulwark/bulwark.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -173,6 +175,27 @@ void bw_stats_worker_exited(bw_stats_t *s, unsigned worker)
 {
     if (s && worker < s->nworkers)
         __atomic_store_n(&s->slots[worker].conns_open, 0, __ATOMIC_RELAXED);
+}
+
+void bw_stats_verdict(bw_stats_t *s, unsigned worker, int status, uint64_t bytes)
+{
+    static const enum bw_stat by_status[BW_STATUS_COUNT] = {
+        [BW_CLEAN] = BW_ST_CLEAN,         [BW_CURED] = BW_ST_CURED,
+        [BW_ERROR] = BW_ST_ERROR,         [BW_CORRUPTED] = BW_ST_CORRUPTED,
+        [BW_PROTECTED] = BW_ST_PROTECTED, [BW_TIMEOUT] = BW_ST_TIMEOUT,
+        [BW_TOO_LARGE] = BW_ST_TOO_LARGE, [BW_SUSPICIOUS] = BW_ST_SUSPICIOUS,
+        [BW_WARNING] = BW_ST_WARNING,     [BW_INFECTED] = BW_ST_INFECTED,
+    };
+    if (!s)
+        return;
+    bw_stats_add(s, worker, BW_ST_REQUESTS, 1);
+    if (status >= 0 && status < BW_STATUS_COUNT)
+        bw_stats_add(s, worker, by_status[status], 1);
+    bw_stats_add(s, worker, BW_ST_BYTES, bytes);
+    if (status == BW_CLEAN)
+        bw_stats_add(s, worker, BW_ST_BYTES_CLEAN, bytes);
+    else if (status == BW_INFECTED)
+        bw_stats_add(s, worker, BW_ST_BYTES_INFECTED, bytes);
 }
 
 void bw_stats_set_workers_configured(bw_stats_t *s, unsigned n)

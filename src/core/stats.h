@@ -87,6 +87,10 @@ void bw_stats_add(bw_stats_t *s, unsigned worker, enum bw_stat k, uint64_t n);
 /* Counts one request of group slot `group` (and one detection if `detected`).
  * A slot not in use counts under the default group 0. */
 void bw_stats_group(bw_stats_t *s, unsigned worker, unsigned group, int detected);
+/* One scanned request of `bytes` body bytes with verdict status `status`
+ * (a bw_status_t of bulwark.h): the request, its status's counter and the
+ * traffic counters.  ICAP and clamd count through this one function. */
+void bw_stats_verdict(bw_stats_t *s, unsigned worker, int status, uint64_t bytes);
 /* Open-connection gauge of `worker`: +1 on accept, -1 on close. */
 void bw_stats_conn_delta(bw_stats_t *s, unsigned worker, int delta);
 /* The supervisor saw `worker` die: its gauges go to zero (its connections died

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/net.h"
 #include "daemon/daemon.h"
 
 int bw_listen_open(const char *addr, bw_err_t *err)
@@ -35,27 +36,7 @@ int bw_listen_open(const char *addr, bw_err_t *err)
         bw_err_set(err, "ListenAddress %s: expected host:port", addr);
         return -1;
     }
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(strcmp(host, "*") && host[0] ? host : NULL, port, &hints, &res);
-    if (gai) {
-        bw_err_set(err, "ListenAddress %s: %s", addr, gai_strerror(gai));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-        (res->ai_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 511)) {
-        bw_err_set(err, "ListenAddress %s: %s", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-    return fd;
+    char what[320];
+    snprintf(what, sizeof what, "ListenAddress %s", addr);
+    return bw_net_listen(what, host, port, 511, err);
 }

@@ -225,20 +225,7 @@ static void count_and_notify(conn_t *c, bw_action_t a)
     bw_status_t st = c->verdict.status;
     int found = st != BW_CLEAN;
     if (env->stats) {
-        static const enum bw_stat by_status[BW_STATUS_COUNT] = {
-            [BW_CLEAN] = BW_ST_CLEAN,         [BW_CURED] = BW_ST_CURED,
-            [BW_ERROR] = BW_ST_ERROR,         [BW_CORRUPTED] = BW_ST_CORRUPTED,
-            [BW_PROTECTED] = BW_ST_PROTECTED, [BW_TIMEOUT] = BW_ST_TIMEOUT,
-            [BW_TOO_LARGE] = BW_ST_TOO_LARGE, [BW_SUSPICIOUS] = BW_ST_SUSPICIOUS,
-            [BW_WARNING] = BW_ST_WARNING,     [BW_INFECTED] = BW_ST_INFECTED,
-        };
-        bw_stats_add(env->stats, env->worker, BW_ST_REQUESTS, 1);
-        bw_stats_add(env->stats, env->worker, by_status[st], 1);
-        bw_stats_add(env->stats, env->worker, BW_ST_BYTES, c->body_bytes);
-        if (st == BW_CLEAN)
-            bw_stats_add(env->stats, env->worker, BW_ST_BYTES_CLEAN, c->body_bytes);
-        else if (st == BW_INFECTED)
-            bw_stats_add(env->stats, env->worker, BW_ST_BYTES_INFECTED, c->body_bytes);
+        bw_stats_verdict(env->stats, env->worker, st, c->body_bytes);
         if (a == BW_ACT_DENY || a == BW_ACT_QUARANTINE)
             bw_stats_add(env->stats, env->worker, BW_ST_BLOCKED, 1);
         int detected = st == BW_INFECTED || st == BW_SUSPICIOUS || st == BW_WARNING || st == BW_CURED;
