@@ -44,60 +44,10 @@
 #include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/stats.h"
+#include "daemon/supervisor-t.h"
 #include "policy/groups.h"
 
-#define MAX_SLOTS_MIN 64   /* worker slots per half, at least */
-#define MAX_WAITERS 16     /* control clients waiting for a reload */
-
-enum { RELOAD_CONF = 1, RELOAD_BASES = 2 };
-
-typedef struct child {
-    pid_t pid;             /* 0: free entry */
-    bw_daemon_t *gen;
-    int index;             /* worker index within its generation */
-    time_t started;
-    int stopping;          /* we asked it to stop: its exit is expected */
-    uint64_t restart_at;   /* for a dead worker awaiting its back-off (ms) */
-} child_t;
-
-typedef struct old_gen {
-    bw_daemon_t *gen;
-    uint64_t deadline_ms;  /* after this its workers are killed */
-} old_gen_t;
-
-typedef struct sup {
-    const char *conf_path;
-    bw_daemon_t *cur;
-    old_gen_t old[4];
-    size_t nold;
-    child_t *kids;
-    size_t nkids;
-    unsigned half;                /* worker slots per generation parity */
-    uint64_t *conn_slots;
-    struct bw_stats *stats;
-    pid_t metrics_pid;
-    time_t metrics_started;
-    char metrics_addr[320];
-    int sigfd, timerfd, ctlfd;
-    /* Reloads */
-    int pending;                  /* RELOAD_* bits asked and not started */
-    int running;                  /* RELOAD_* bits of the reload in progress */
-    bw_loader_t *loader;
-    int waiters[MAX_WAITERS], nwaiters;     /* clients of the pending reload */
-    int rwaiters[MAX_WAITERS], nrwaiters;   /* clients of the running reload */
-    time_t last_reload;
-    int last_reload_ok;
-    char last_reload_msg[1024];
-    /* Stop */
-    int stopping;
-    uint64_t stop_deadline_ms;
-    int stop_waiters[MAX_WAITERS], nstop_waiters;
-    time_t started;
-    uint64_t stats_since_ms;
-    char ctl_path[4096];          /* ControlSocket as started (a reload cannot move it) */
-} sup_t;
-
-static uint64_t now_ms(void)
+uint64_t bw_sup_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -173,7 +123,7 @@ static void spawn(sup_t *s, child_t *k)
     if (pid < 0) {
         bw_log(BW_LOG_ERR, "fork: %s", strerror(errno));
         k->pid = 0;
-        k->restart_at = now_ms() + 1000;
+        k->restart_at = bw_sup_now_ms() + 1000;
         return;
     }
     k->pid = pid;
@@ -190,7 +140,7 @@ static child_t *child_slot(sup_t *s)
     return NULL;
 }
 
-static void start_generation(sup_t *s, bw_daemon_t *g)
+void bw_sup_start_generation(sup_t *s, bw_daemon_t *g)
 {
     for (int i = 0; i < g->nworkers; i++) {
         child_t *k = child_slot(s);
@@ -203,7 +153,7 @@ static void start_generation(sup_t *s, bw_daemon_t *g)
     }
 }
 
-static unsigned alive_of(const sup_t *s, const bw_daemon_t *g)
+unsigned bw_sup_alive_of(const sup_t *s, const bw_daemon_t *g)
 {
     unsigned n = 0;
     for (size_t i = 0; i < s->nkids; i++)
@@ -212,7 +162,7 @@ static unsigned alive_of(const sup_t *s, const bw_daemon_t *g)
     return n;
 }
 
-static void signal_generation(sup_t *s, const bw_daemon_t *g, int sig)
+void bw_sup_signal_generation(sup_t *s, const bw_daemon_t *g, int sig)
 {
     for (size_t i = 0; i < s->nkids; i++) {
         child_t *k = &s->kids[i];
@@ -266,7 +216,7 @@ static pid_t spawn_metrics(sup_t *s)
     return pid > 0 ? pid : 0;
 }
 
-static void set_metrics(sup_t *s, const bw_daemon_t *g)
+void bw_sup_set_metrics(sup_t *s, const bw_daemon_t *g)
 {
     const char *addr = g->sc && g->sc->metrics_addr ? g->sc->metrics_addr : "";
     if (strcmp(addr, s->metrics_addr) == 0 && (s->metrics_pid > 0 || !addr[0]))
@@ -280,173 +230,13 @@ static void set_metrics(sup_t *s, const bw_daemon_t *g)
     s->metrics_pid = spawn_metrics(s);
 }
 
-/* ---- reloads ----------------------------------------------------------------- */
-
-static void register_groups(sup_t *s, const bw_daemon_t *g)
-{
-    for (size_t i = 0; s->stats && i < bw_groups_count(g->groups); i++)
-        bw_stats_group_slot(s->stats, bw_groups_name(g->groups, i));
-}
-
-static void answer_waiters(int *w, int *n, int ok, const char *msg)
-{
-    char text[1200];
-    snprintf(text, sizeof text, "%s\n", msg);
-    for (int i = 0; i < *n; i++)
-        bw_ctl_reply(w[i], ok, text);
-    *n = 0;
-}
-
-static void reload_done(sup_t *s, int ok, const char *msg)
-{
-    s->last_reload = time(NULL);
-    s->last_reload_ok = ok;
-    snprintf(s->last_reload_msg, sizeof s->last_reload_msg, "%s", msg);
-    bw_log(ok ? BW_LOG_INFO : BW_LOG_ERR, "reload: %s", msg);
-    answer_waiters(s->rwaiters, &s->nrwaiters, ok, msg);
-    s->running = 0;
-    bw_sd_notify("READY=1");
-}
-
-/* The new generation is complete: start it, then retire the current one. */
-static void commit(sup_t *s, bw_daemon_t *g, const char *what)
-{
-    bw_daemon_t *old = s->cur;
-    g->generation = old->generation + 1;
-    g->slot_base = (g->generation % 2) * s->half;
-    g->conn_slots = s->conn_slots;
-    g->nslots = 2 * (size_t)s->half;
-    g->stats = s->stats;
-    register_groups(s, g);
-    start_generation(s, g);
-    s->cur = g;
-    uint64_t grace = old->dc ? old->dc->stop_timeout_ms : 30000;
-    s->old[s->nold].gen = old;
-    s->old[s->nold].deadline_ms = now_ms() + grace;
-    s->nold++;
-    signal_generation(s, old, SIGTERM);
-    set_metrics(s, g);
-    const bw_db_info_t *info = bw_engine_info(g->engine);
-    char msg[1024];
-    snprintf(msg, sizeof msg,
-             "%s reloaded: generation %u, database version %u, %llu signatures, %d worker(s)",
-             what, g->generation, info->version, (unsigned long long)info->signatures,
-             g->nworkers);
-    reload_done(s, 1, msg);
-}
-
-/* A databases-only reload keeps the running configuration: the new
- * generation takes over the old one's parsed keys and groups (the old
- * workers have their own copies since fork) and gets the new engine. */
-static int gen_with_engine(sup_t *s, bw_engine_t *engine, bw_daemon_t **out, bw_err_t *err)
-{
-    bw_daemon_t *old = s->cur;
-    bw_daemon_t *g = calloc(1, sizeof *g);
-    if (!g)
-        return bw_err_set(err, "out of memory");
-    *g = *old;
-    g->report_fd = old->report_fd >= 0 ? fcntl(old->report_fd, F_DUPFD_CLOEXEC, 3) : -1;
-    for (size_t i = 0; i < old->nlisteners; i++)
-        g->listeners[i].fd = fcntl(old->listeners[i].fd, F_DUPFD_CLOEXEC, 3);
-    g->engine = engine;
-    /* Ownership of the configuration moves to the new generation. */
-    old->st = NULL;
-    old->groups = NULL;
-    old->tls_ctx = NULL;
-    *out = g;
-    return BW_OK;
-}
-
-static void finish_reload(sup_t *s, bw_engine_t *engine)
-{
-    bw_err_t err;
-    bw_daemon_t *g = NULL;
-    int rc;
-    if (s->running & RELOAD_CONF)
-        rc = bw_gen_build(s->conf_path, s->cur, engine ? engine : s->cur->engine, &g, &err);
-    else
-        rc = gen_with_engine(s, bw_engine_ref(engine), &g, &err);
-    if (engine)
-        bw_engine_unref(engine); /* the generation holds its own reference */
-    if (rc == BW_OK && (unsigned)g->nworkers > s->half) {
-        rc = bw_err_set(&err, "MaxChildren %d is above the %u worker slots of this run (restart "
-                              "bulwarkd to raise it)", g->nworkers, s->half);
-        bw_gen_free(g);
-    }
-    if (rc != BW_OK) {
-        reload_done(s, 0, err.msg);
-        return;
-    }
-    commit(s, g, s->running & RELOAD_CONF ? "configuration" : "databases");
-}
-
-static void try_start_reload(sup_t *s)
-{
-    if (s->stopping || s->running || !s->pending || s->nold > 0)
-        return;
-    s->running = s->pending;
-    s->pending = 0;
-    memcpy(s->rwaiters, s->waiters, sizeof s->waiters);
-    s->nrwaiters = s->nwaiters;
-    s->nwaiters = 0;
-    bw_sd_notify("RELOADING=1");
-    bw_err_t err;
-    const bw_daemon_conf_t *dc = s->cur->dc;
-    bw_conf_state_t *peek = NULL;
-    int need_engine = (s->running & RELOAD_BASES) != 0;
-    if (s->running & RELOAD_CONF) {
-        if (bw_gen_conf_peek(s->conf_path, &peek, &err) != BW_OK) {
-            reload_done(s, 0, err.msg);
-            return;
-        }
-        dc = bw_conf_get(peek, &bw_daemon_conf_table, NULL);
-        if (!bw_gen_same_bases(dc, s->cur->dc))
-            need_engine = 1;
-    }
-    if (!need_engine) {
-        bw_conf_free(peek);
-        finish_reload(s, NULL);
-        return;
-    }
-    s->loader = bw_loader_start(dc, &err);
-    bw_conf_free(peek);
-    if (!s->loader)
-        reload_done(s, 0, err.msg);
-    /* else: the loader's pipe becomes readable when the compile is done */
-}
-
-static void request_reload(sup_t *s, int what, int client)
-{
-    s->pending |= what;
-    if (client >= 0) {
-        if (s->nwaiters < MAX_WAITERS)
-            s->waiters[s->nwaiters++] = client;
-        else
-            bw_ctl_reply(client, 0, "too many reloads waiting\n");
-    }
-    try_start_reload(s);
-}
-
-static void on_loader(sup_t *s)
-{
-    bw_err_t err;
-    bw_engine_t *e = NULL;
-    int rc = bw_loader_finish(s->loader, &e, &err);
-    s->loader = NULL;
-    if (rc != BW_OK) {
-        reload_done(s, 0, err.msg);
-        return;
-    }
-    finish_reload(s, e);
-}
-
 /* ---- worker exits ------------------------------------------------------------ */
 
 static void forget_old_if_drained(sup_t *s)
 {
     for (size_t i = 0; i < s->nold;) {
         bw_daemon_t *g = s->old[i].gen;
-        if (alive_of(s, g) == 0) {
+        if (bw_sup_alive_of(s, g) == 0) {
             for (size_t k = 0; k < s->nkids; k++)
                 if (s->kids[k].gen == g)
                     s->kids[k].gen = NULL;
@@ -498,7 +288,7 @@ static void on_child_exit(sup_t *s, pid_t pid, int st)
         }
         /* A worker that dies at once must not make the supervisor spin. */
         if (time(NULL) - k->started < 1)
-            k->restart_at = now_ms() + 1000;
+            k->restart_at = bw_sup_now_ms() + 1000;
         else
             spawn(s, k);
         return;
@@ -512,10 +302,10 @@ static void reap(sup_t *s)
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
         on_child_exit(s, pid, st);
     if (s->stats) {
-        bw_stats_set_workers_alive(s->stats, alive_of(s, s->cur));
+        bw_stats_set_workers_alive(s->stats, bw_sup_alive_of(s, s->cur));
         bw_stats_set_workers_configured(s->stats, (unsigned)s->cur->nworkers);
     }
-    try_start_reload(s);
+    bw_sup_try_start_reload(s);
 }
 
 /* ---- the once-a-second tick ---------------------------------------------------- */
@@ -531,7 +321,7 @@ static void write_counters(sup_t *s)
 
 static void tick(sup_t *s)
 {
-    uint64_t t = now_ms();
+    uint64_t t = bw_sup_now_ms();
     bw_stats_tick(s->stats);
     s->stats_since_ms += 1000;
     if (s->cur->sc && s->stats_since_ms >= s->cur->sc->interval_ms) {
@@ -547,7 +337,7 @@ static void tick(sup_t *s)
         if (t >= s->old[i].deadline_ms) {
             bw_log(BW_LOG_WARN, "generation %u: workers still busy after StopTimeout; killing them",
                    s->old[i].gen->generation);
-            signal_generation(s, s->old[i].gen, SIGKILL);
+            bw_sup_signal_generation(s, s->old[i].gen, SIGKILL);
             s->old[i].deadline_ms = UINT64_MAX;
         }
     if (s->stopping && t >= s->stop_deadline_ms) {
@@ -556,109 +346,6 @@ static void tick(sup_t *s)
             if (s->kids[i].pid > 0)
                 kill(s->kids[i].pid, SIGKILL);
         s->stop_deadline_ms = UINT64_MAX;
-    }
-}
-
-/* ---- control verbs -------------------------------------------------------------- */
-
-static void fmt_duration(char *out, size_t cap, uint64_t s)
-{
-    if (s >= 86400)
-        snprintf(out, cap, "%llud %lluh %llum", (unsigned long long)(s / 86400),
-                 (unsigned long long)(s % 86400 / 3600), (unsigned long long)(s % 3600 / 60));
-    else if (s >= 3600)
-        snprintf(out, cap, "%lluh %llum %llus", (unsigned long long)(s / 3600),
-                 (unsigned long long)(s % 3600 / 60), (unsigned long long)(s % 60));
-    else
-        snprintf(out, cap, "%llum %llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
-}
-
-static char *status_text(sup_t *s)
-{
-    bw_stats_snapshot_t snap;
-    memset(&snap, 0, sizeof snap);
-    if (s->stats)
-        bw_stats_read(s->stats, &snap);
-    const bw_db_info_t *info = bw_engine_info(s->cur->engine);
-    char up[64], when[64] = "never";
-    fmt_duration(up, sizeof up, (uint64_t)(time(NULL) - s->started));
-    if (s->last_reload) {
-        struct tm tm;
-        localtime_r(&s->last_reload, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    }
-    char pids[512] = "";
-    size_t pl = 0;
-    for (size_t i = 0; i < s->nkids && pl < sizeof pids - 16; i++)
-        if (s->kids[i].gen == s->cur && s->kids[i].pid > 0)
-            pl += (size_t)snprintf(pids + pl, sizeof pids - pl, "%s%d", pl ? " " : "",
-                                   (int)s->kids[i].pid);
-    unsigned draining = 0;
-    for (size_t i = 0; i < s->nold; i++)
-        draining += alive_of(s, s->old[i].gen);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "version: bulwarkd %s\n", BW_VERSION);
-    fprintf(f, "pid: %d\n", (int)getpid());
-    fprintf(f, "uptime: %s\n", up);
-    fprintf(f, "configuration: %s (generation %u)\n", s->conf_path, s->cur->generation);
-    fprintf(f, "database version: %u\n", info->version);
-    fprintf(f, "signatures: %llu\n", (unsigned long long)info->signatures);
-    fprintf(f, "workers: %u of %d running (%s)%s\n", alive_of(s, s->cur), s->cur->nworkers, pids,
-            draining ? "" : "");
-    if (draining)
-        fprintf(f, "workers draining: %u\n", draining);
-    fprintf(f, "connections: %llu open\n", (unsigned long long)snap.connections_open);
-    fprintf(f, "requests: %llu total, %.2f/s over the last minute\n",
-            (unsigned long long)snap.v[BW_ST_REQUESTS], (double)snap.requests_per_minute / 60.0);
-    if (s->last_reload)
-        fprintf(f, "last reload: %s %s: %s\n", when, s->last_reload_ok ? "ok" : "FAILED",
-                s->last_reload_msg);
-    else
-        fprintf(f, "last reload: never\n");
-    if (s->running || s->pending)
-        fprintf(f, "reload: in progress\n");
-    fclose(f);
-    return out;
-}
-
-static void on_control(sup_t *s)
-{
-    int c = accept4(s->ctlfd, NULL, NULL, SOCK_CLOEXEC);
-    if (c < 0)
-        return;
-    char line[BW_CTL_MAX_LINE];
-    if (bw_ctl_read_line(c, line, sizeof line, 2000) < 0) {
-        bw_ctl_reply(c, 0, "expected one command line (status, stats, reload, reload-bases, stop)\n");
-        return;
-    }
-    if (strcmp(line, "status") == 0) {
-        char *t = status_text(s);
-        bw_ctl_reply(c, t != NULL, t ? t : "out of memory\n");
-        free(t);
-    } else if (strcmp(line, "stats") == 0) {
-        char *t = s->stats ? bw_stats_text(s->stats) : NULL;
-        bw_ctl_reply(c, t != NULL, t ? t : "statistics are not available\n");
-        free(t);
-    } else if (strcmp(line, "reload") == 0) {
-        request_reload(s, RELOAD_CONF, c);
-    } else if (strcmp(line, "reload-bases") == 0) {
-        request_reload(s, RELOAD_BASES, c);
-    } else if (strcmp(line, "stop") == 0) {
-        char t[64];
-        snprintf(t, sizeof t, "stopping (pid %d)\n", (int)getpid());
-        bw_ctl_reply(c, 1, t);
-        raise(SIGTERM);
-    } else if (strcmp(line, "ping") == 0) {
-        bw_ctl_reply(c, 1, "pong\n");
-    } else {
-        char t[BW_CTL_MAX_LINE + 64];
-        snprintf(t, sizeof t, "unknown command '%.64s' (status, stats, reload, reload-bases, stop)\n",
-                 line);
-        bw_ctl_reply(c, 0, t);
     }
 }
 
@@ -675,9 +362,9 @@ static void begin_stop(sup_t *s)
         bw_loader_cancel(s->loader);
         s->loader = NULL;
     }
-    answer_waiters(s->waiters, &s->nwaiters, 0, "bulwarkd is stopping");
-    answer_waiters(s->rwaiters, &s->nrwaiters, 0, "bulwarkd is stopping");
-    s->stop_deadline_ms = now_ms() + (s->cur->dc ? s->cur->dc->stop_timeout_ms : 30000);
+    bw_sup_answer_waiters(s->waiters, &s->nwaiters, 0, "bulwarkd is stopping");
+    bw_sup_answer_waiters(s->rwaiters, &s->nrwaiters, 0, "bulwarkd is stopping");
+    s->stop_deadline_ms = bw_sup_now_ms() + (s->cur->dc ? s->cur->dc->stop_timeout_ms : 30000);
     for (size_t i = 0; i < s->nkids; i++)
         if (s->kids[i].pid > 0) {
             s->kids[i].stopping = 1;
@@ -701,8 +388,8 @@ static void on_signalfd(sup_t *s)
     while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         switch (si.ssi_signo) {
         case SIGCHLD: reap(s); break;
-        case SIGHUP: request_reload(s, RELOAD_CONF, -1); break;
-        case SIGUSR1: request_reload(s, RELOAD_BASES, -1); break;
+        case SIGHUP: bw_sup_request_reload(s, RELOAD_CONF, -1); break;
+        case SIGUSR1: bw_sup_request_reload(s, RELOAD_BASES, -1); break;
         case SIGUSR2: write_counters(s); break;
         case SIGTERM:
         case SIGINT: begin_stop(s); break;
@@ -767,8 +454,8 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
             return 2;
         }
     }
-    start_generation(s, first);
-    set_metrics(s, first);
+    bw_sup_start_generation(s, first);
+    bw_sup_set_metrics(s, first);
     bw_log(BW_LOG_INFO, "%d worker(s) started", first->nworkers);
     bw_stats_set_workers_alive(s->stats, (unsigned)first->nworkers);
     char ready[64];
@@ -804,9 +491,9 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
                 tick(s);
         }
         if (ictl >= 0 && p[ictl].revents)
-            on_control(s);
+            bw_sup_on_control(s);
         if (iload >= 0 && s->loader && p[iload].revents)
-            on_loader(s);
+            bw_sup_on_loader(s);
         reap(s); /* SIGCHLD can coalesce; reaping here too is cheap */
     }
     write_counters(s);
