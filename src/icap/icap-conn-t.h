@@ -97,6 +97,13 @@ typedef struct wreq {
 /* icap-conn.c */
 uint64_t bw_conn_now_ms(void);
 void bw_conn_close(conn_t *c);
+/* icap-conn-life.c: clears the per-request state between two requests. */
+void bw_conn_request_reset(conn_t *c);
+/* icap-conn-life.c: frees c if nothing holds it any more (handles, writes,
+ * a thread-pool job); call after each of those ends. */
+void bw_conn_free_if_done(conn_t *c);
+/* icap-conn.c: reads (again) with the idle timeout armed. */
+void bw_conn_start_reading(conn_t *c);
 void bw_conn_flush(conn_t *c);                  /* hands c->out to the socket */
 void bw_conn_respond(conn_t *c, int close_after); /* c->out is a whole answer */
 void bw_conn_respond_error(conn_t *c, int status);

@@ -7,8 +7,7 @@
  * this file never parses bytes itself.
  *
  * Lifetimes: a connection owns its buffers, its body pipeline and its raw
- * spool.  It is freed only when its four libuv handles are closed, no write is
- * in flight and no thread-pool job holds it.
+ * spool; accepting, draining, closing and freeing it are icap-conn-life.c.
  */
 #include "icap/icap-conn-t.h"
 
@@ -26,7 +25,6 @@
 #include "icap/icap-tls.h"
 
 static void process_input(conn_t *c);
-static void start_reading(conn_t *c);
 
 uint64_t bw_conn_now_ms(void)
 {
@@ -45,89 +43,6 @@ static void copy_str(char *dst, size_t cap, bw_icap_str_t s)
             dst[i] = '?';
 }
 
-/* ---- lifetime ------------------------------------------------------------ */
-
-static void request_reset(conn_t *c)
-{
-    bw_icap_body_free(c->body);
-    c->body = NULL;
-    bw_spool_free(&c->raw);
-    bw_verdict_free(&c->verdict);
-    bw_buf_reset(&c->hdrs);
-    c->state = ST_HEAD;
-    c->last_len = 0;
-    c->method = BW_ICAP_UNKNOWN;
-    c->svc = BW_SVC_NONE;
-    c->allow = 0;
-    c->has_preview = c->client_close = c->has_req = c->has_res = 0;
-    c->sent_100 = c->body_done = c->keep_raw = c->too_large = c->excluded = 0;
-    c->refused = 0;
-    c->discard_hdrs = 0;
-    c->rest_unread = c->passthrough = 0;
-    c->body_bytes = 0;
-    c->client_ip[0] = c->user[0] = c->url[0] = 0;
-    c->echo_active = 0;
-    c->echo_off = 0;
-    c->early = 0;
-    c->echo_sent = 0;
-    c->paused = 0;
-    bw_icap_chunk_reset(&c->chunk);
-}
-
-static void conn_free_if_done(conn_t *c)
-{
-    if (c->handles || c->writes || c->working)
-        return;
-    request_reset(c);
-    bw_buf_free(&c->in);
-    bw_buf_free(&c->out);
-    bw_buf_free(&c->hdrs);
-    if (c->tls)
-        bw_conn_tls_free(c);
-    c->w->nconns--;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    if (c->w->env->stats)
-        bw_stats_conn_delta(c->w->env->stats, c->w->env->worker, -1);
-    if (c->w->conn_slots)
-        __atomic_sub_fetch(&c->w->conn_slots[c->w->slot], 1, __ATOMIC_RELAXED);
-    free(c);
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    conn_t *c = h->data;
-    c->handles--;
-    conn_free_if_done(c);
-}
-
-void bw_conn_close_handles(conn_t *c)
-{
-    if (c->handles_closing)
-        return;
-    c->handles_closing = 1;
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->stall, on_handle_closed);
-    uv_close((uv_handle_t *)&c->hold, on_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-}
-
-void bw_conn_close(conn_t *c)
-{
-    if (c->closing)
-        return;
-    c->closing = 1;
-    /* A TLS peer is told with close_notify, so that it can tell our end of
-     * the answer from a cut (OpenSSL 3 clients report an EOF without it). */
-    if (c->tls && bw_conn_tls_goodbye(c))
-        return;
-    bw_conn_close_handles(c);
-}
-
 /* ---- output -------------------------------------------------------------- */
 
 static void request_done(conn_t *c);
@@ -141,7 +56,7 @@ static void on_write(uv_write_t *req, int status)
     c->writes--;
     if (status < 0 || c->closing) {
         bw_conn_close(c);
-        conn_free_if_done(c);
+        bw_conn_free_if_done(c);
         return;
     }
     if (c->tls && !bw_tls_ready(c->tls))
@@ -149,7 +64,7 @@ static void on_write(uv_write_t *req, int status)
     if (c->paused && c->state == ST_BODY &&
         uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_QUEUE_MAX / 4) {
         c->paused = 0;
-        start_reading(c);
+        bw_conn_start_reading(c);
         return;
     }
     if (c->state == ST_WRITE && c->writes == 0) {
@@ -264,7 +179,7 @@ static void after_finish(uv_work_t *req, int status)
     conn_t *c = req->data;
     c->working = 0;
     if (c->closing) {
-        conn_free_if_done(c);
+        bw_conn_free_if_done(c);
         return;
     }
     if (status < 0) {
@@ -385,7 +300,7 @@ static void start_passthrough(conn_t *c)
     c->passthrough = 1;
     c->close_after = 0; /* the body will be read to its end: the connection stays usable */
     c->state = ST_BODY;
-    start_reading(c);
+    bw_conn_start_reading(c);
     process_input(c); /* bytes already buffered */
 }
 
@@ -797,7 +712,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     process_input(c);
 }
 
-static void start_reading(conn_t *c)
+void bw_conn_start_reading(conn_t *c)
 {
     if (c->reading || c->closing)
         return;
@@ -809,92 +724,13 @@ static void start_reading(conn_t *c)
 static void request_done(conn_t *c)
 {
     int close = c->close_after || c->client_close || c->w->draining;
-    request_reset(c);
+    bw_conn_request_reset(c);
     c->close_after = 0;
     c->idle_since = uv_now(c->w->loop);
     if (close) {
         bw_conn_close(c);
         return;
     }
-    start_reading(c);
+    bw_conn_start_reading(c);
     process_input(c); /* a pipelined request may already be buffered */
-}
-
-void bw_icap_worker_drain(bw_icap_worker_t *w, uint64_t idle_grace_ms)
-{
-    w->draining = 1;
-    uint64_t now = uv_now(w->loop);
-    for (conn_t *c = w->conns, *next; c; c = next) {
-        next = c->next;
-        if (c->closing)
-            continue;
-        if (c->state == ST_HEAD && c->in.len == 0 && !c->writes) {
-            if (now - c->idle_since >= idle_grace_ms)
-                bw_conn_close(c); /* idle between requests */
-        } else {
-            c->close_after = 1; /* its answer says so; then it closes */
-        }
-    }
-}
-
-static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx_st *tls_ctx)
-{
-    conn_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
-    c->w = w;
-    c->idle_since = uv_now(w->loop);
-    w->nconns++;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    if (w->env->stats) {
-        bw_stats_add(w->env->stats, w->env->worker, BW_ST_CONNECTIONS, 1);
-        bw_stats_conn_delta(w->env->stats, w->env->worker, +1);
-    }
-    uint64_t open_now = w->nconns;
-    if (w->conn_slots) {
-        __atomic_add_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);
-        open_now = 0;
-        for (size_t i = 0; i < w->nslots; i++)
-            open_now += __atomic_load_n(&w->conn_slots[i], __ATOMIC_RELAXED);
-    }
-    uv_tcp_init(w->loop, &c->tcp);
-    uv_timer_init(w->loop, &c->timer);
-    uv_timer_init(w->loop, &c->stall);
-    uv_timer_init(w->loop, &c->hold);
-    c->tcp.data = c->timer.data = c->stall.data = c->hold.data = c;
-    c->handles = 4;
-    bw_icap_chunk_reset(&c->chunk);
-    bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        bw_conn_close(c);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (tls_ctx && bw_conn_tls_start(c, tls_ctx) != BW_OK) {
-        bw_conn_close(c);
-        return;
-    }
-    if (open_now > w->env->ic->max_connections) {
-        bw_icap_build_error(w->env, 503, 1, &c->out);
-        c->state = ST_WRITE;
-        c->close_after = 1;
-        if (c->tls)
-            start_reading(c); /* the 503 goes out once the handshake is done */
-        bw_conn_flush(c);
-        return;
-    }
-    start_reading(c);
-}
-
-void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
-{
-    conn_accept(w, server, NULL);
-}
-
-void bw_icap_conn_accept_tls(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx_st *ctx)
-{
-    conn_accept(w, server, ctx);
 }
