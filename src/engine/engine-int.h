@@ -15,6 +15,10 @@ struct bw_engine {
     bw_sigdb_t db;
     hs_database_t *hs;          /* NULL when the database has no body signatures */
     uint8_t need_hash[BW_HASH_KINDS]; /* digest kinds any hash table holds */
+    /* The largest object size any hash signature of the kind names
+     * (BW_SIZE_ANY if one matches any size): past it, that digest cannot
+     * match anything and a scan stops computing it. */
+    uint64_t hash_max_size[BW_HASH_KINDS];
     int has_allow;              /* any .fp/.sfp entries: never stop a scan early */
     bw_db_info_t info;
     void *map;                  /* the cache file, when e->db points into it */

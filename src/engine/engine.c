@@ -62,6 +62,14 @@ void bw_engine_derive(bw_engine_t *e)
 {
     for (int k = 0; k < BW_HASH_KINDS; k++)
         e->need_hash[k] = e->db.hashes[BW_HLIST_DETECT][k].n || e->db.hashes[BW_HLIST_ALLOW][k].n;
+    for (int k = 0; k < BW_HASH_KINDS; k++) {
+        e->hash_max_size[k] = 0;
+        for (int l = 0; l < BW_HLISTS; l++) {
+            size_t n = e->db.hashes[l][k].n; /* sorted by size, BW_SIZE_ANY last */
+            if (n && e->db.hashes[l][k].v[n - 1].size > e->hash_max_size[k])
+                e->hash_max_size[k] = e->db.hashes[l][k].v[n - 1].size;
+        }
+    }
     e->has_allow = 0;
     for (int k = 0; k < BW_HASH_KINDS; k++)
         e->has_allow |= e->db.hashes[BW_HLIST_ALLOW][k].n != 0;

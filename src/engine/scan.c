@@ -233,9 +233,19 @@ static int feed_slice(bw_scan_t *s, const uint8_t *p, size_t len)
     s->root->total_bytes += len;
     if (bw_scan_check_budget(s) != BW_OK)
         return BW_DONE;
-    for (int k = 0; k < BW_HASH_KINDS; k++)
-        if (s->md[k])
-            EVP_DigestUpdate(s->md[k], p, len);
+    for (int k = 0; k < BW_HASH_KINDS; k++) {
+        if (!s->md[k])
+            continue;
+        if (s->size > s->e->hash_max_size[k]) {
+            /* Larger than any hash signature of this kind: its digest can
+             * match nothing (a stream of unknown size, e.g. clamd INSTREAM,
+             * would otherwise be hashed to its end for no use). */
+            EVP_MD_CTX_free(s->md[k]);
+            s->md[k] = NULL;
+            continue;
+        }
+        EVP_DigestUpdate(s->md[k], p, len);
+    }
     if (!s->type_known) {
         size_t take = BW_FTYPE_HEAD - s->head_len;
         if (take > len)
