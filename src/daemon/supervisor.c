@@ -56,10 +56,16 @@ uint64_t bw_sup_now_ms(void)
 
 /* ---- children -------------------------------------------------------------- */
 
+/* A new child starts with default handlers and every signal unblocked but
+ * SIGTERM and SIGINT: those stay blocked (the supervisor blocks them for its
+ * signalfd) until the worker has its own handlers, so a stop that arrives
+ * while it starts is held and then drains it, instead of killing it. */
 static void child_signals_default(void)
 {
     sigset_t all;
     sigfillset(&all);
+    sigdelset(&all, SIGTERM);
+    sigdelset(&all, SIGINT);
     sigprocmask(SIG_UNBLOCK, &all, NULL);
     const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)

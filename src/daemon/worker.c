@@ -207,6 +207,13 @@ int bw_worker_run(const bw_daemon_t *d, int index)
         uv_timer_start(&w->recycle_timer, on_recycle_tick, 100, 100);
     uv_signal_start(&w->sigterm, on_sigterm, SIGTERM);
     uv_signal_start(&w->sigint, on_sigterm, SIGINT);
+    /* The supervisor forked us with these blocked (supervisor.c); one that
+     * arrived meanwhile is delivered now, to the handlers above. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &stop, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     if (w->env.notifier)
         bw_notifier_free(w->env.notifier); /* bounded: kills scripts past their time */
