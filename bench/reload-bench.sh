@@ -26,16 +26,7 @@ cd "$ROOT/tests/integration" || exit 2
 # shellcheck source=/dev/null
 . ./icap-lib.sh >/dev/null
 make -s -C "$ROOT/bench" icap-load OUT="$TMP" || exit 2
-printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$TMP/eicar"
-
-pss_total() {
-    local sum=0 p v
-    for p in $(pgrep -f "bulwarkd -c $1"); do
-        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
-        sum=$((sum + ${v:-0}))
-    done
-    echo "$sum"
-}
+make_eicar "$TMP/eicar"
 
 # phase CONF PORT RELOAD(0|1) OUT: runs the load, samples PSS, reloads if asked.
 phase() {
@@ -46,7 +37,7 @@ phase() {
     local lp=$!
     # Memory is sampled by a loop of its own, so reloads keep their pace.
     ( peak=0; while kill -0 "$lp" 2>/dev/null; do
-          v=$(pss_total "$conf"); [ "$v" -gt "$peak" ] && peak=$v && echo "$peak" >"$out.peak"
+          v=$(bw_pss_total "$conf"); [ "$v" -gt "$peak" ] && peak=$v && echo "$peak" >"$out.peak"
           sleep 0.1
       done ) &
     local sp=$!

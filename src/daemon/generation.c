@@ -97,8 +97,8 @@ static int add_clamd_listeners(bw_daemon_t *d, const bw_daemon_t *prev, bw_err_t
         if (pl->kind != BW_LST_CLAMD)
             continue;
         had = 1;
-        const char *psig = strchr(pl->name, ' ');
-        if (!psig || strncmp(psig + 1, sig, sizeof pl->name - (size_t)(psig + 1 - pl->name) - 1) != 0)
+        const char *psig = strchr(pl->name, ' '); /* names are "#N <signature>" */
+        if (!psig || strcmp(psig + 1, sig) != 0)
             continue;
         if (d->nlisteners >= BW_MAX_LISTENERS)
             return bw_err_set(err, "too many listening addresses (at most %d)", BW_MAX_LISTENERS);

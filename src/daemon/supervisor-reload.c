@@ -52,6 +52,7 @@ static void commit(sup_t *s, bw_daemon_t *g, const char *what)
     g->nslots = 2 * (size_t)s->half;
     g->stats = s->stats;
     register_groups(s, g);
+    bw_stats_set_workers_configured(s->stats, (unsigned)g->nworkers);
     bw_sup_start_generation(s, g);
     s->cur = g;
     uint64_t grace = old->dc ? old->dc->stop_timeout_ms : 30000;

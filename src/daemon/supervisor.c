@@ -309,7 +309,6 @@ static void reap(sup_t *s)
         on_child_exit(s, pid, st);
     if (s->stats) {
         bw_stats_set_workers_alive(s->stats, bw_sup_alive_of(s, s->cur));
-        bw_stats_set_workers_configured(s->stats, (unsigned)s->cur->nworkers);
     }
     bw_sup_try_start_reload(s);
 }
@@ -464,6 +463,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
     bw_sup_set_metrics(s, first);
     bw_log(BW_LOG_INFO, "%d worker(s) started", first->nworkers);
     bw_stats_set_workers_alive(s->stats, (unsigned)first->nworkers);
+    bw_stats_set_workers_configured(s->stats, (unsigned)first->nworkers);
     char ready[64];
     snprintf(ready, sizeof ready, "READY=1\nMAINPID=%d", (int)getpid());
     bw_sd_notify(ready);

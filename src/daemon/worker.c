@@ -50,11 +50,6 @@ static void check_recycle(worker_t *w)
         raise(SIGTERM);
 }
 
-static void after_accept(worker_t *w)
-{
-    check_recycle(w);
-}
-
 static void on_recycle_tick(uv_timer_t *t)
 {
     check_recycle(t->data);
@@ -66,7 +61,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0 || w->stopping)
         return;
     bw_icap_conn_accept(&w->iw, server);
-    after_accept(w);
+    check_recycle(w);
 }
 
 static void on_tls_connection(uv_stream_t *server, int status)
@@ -75,7 +70,7 @@ static void on_tls_connection(uv_stream_t *server, int status)
     if (status < 0 || w->stopping)
         return;
     bw_icap_conn_accept_tls(&w->iw, server, w->d->tls_ctx);
-    after_accept(w);
+    check_recycle(w);
 }
 
 /* clamd's RELOAD and SHUTDOWN act on the whole daemon: its supervisor. */

@@ -248,6 +248,17 @@ make_eicar() {
         "$1" "$EICAR_HEX" "${2:-}"
 }
 
+# bw_pss_total CONF: the summed PSS (KiB) of every bulwarkd process started
+# with CONF (supervisor, workers, a compile process, draining workers).
+bw_pss_total() {
+    local sum=0 p v
+    for p in $(pgrep -f "bulwarkd -c $1"); do
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
+
 # make_random FILE SIZE: SIZE deterministic pseudo-random bytes.
 make_random() {
     python3 -c 'import random, sys; random.seed(int(sys.argv[2]))

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/icap-lib.sh"
 
 B="$BULWARK"
-printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$TMP/eicar"
+make_eicar "$TMP/eicar"
 LOAD="$TMP/icap-load"
 make -s -C "$ROOT/bench" icap-load OUT="$TMP" >"$TMP/make.log" 2>&1 || { notok "icap-load builds"; exit 1; }
 
@@ -250,4 +250,21 @@ EOF2
 sleep 0.3
 lines=$(wc -l <"$TMP/report-$port.log")
 expect_eq "a folded Host header with CR LF writes one report line, not two" "$lines" 1
+check "bulwarkd stops" bw_stop
+
+# ---- the clamd listeners survive a configuration reload --------------------------------
+port=$(free_port); cport=$(free_port)
+conf="$TMP/clamd.conf"
+bw_write_conf "$conf" "$port" "clamd.TCPSocket=$cport" "clamd.TCPAddr=127.0.0.1"
+bw_start "$conf" "$TMP/clamd.log" "$port" || { notok "bulwarkd with clamd starts"; exit 1; }
+clamd_ping() {
+    python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=5); s.sendall(b"zPING\0"); sys.exit(0 if s.recv(16)==b"PONG\0" else 1)' "$1"
+}
+out=$("$B" ctl -c "$conf" reload 2>&1); rc=$?
+expect_eq "a configuration reload with clamd listeners succeeds ($out)" "$rc" 0
+check "... and clamd still answers PING on the same socket" clamd_ping "$cport"
+sed -i "s/^TCPSocket = .*/TCPSocket = $(free_port)/" "$conf"
+out=$("$B" ctl -c "$conf" reload 2>&1); rc=$?
+expect_match "moving the clamd listener needs a restart, and the reload says so (rc $rc)" "$out" "restart"
+check "... while the old one keeps answering" clamd_ping "$cport"
 check "bulwarkd stops" bw_stop

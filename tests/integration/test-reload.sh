@@ -40,24 +40,14 @@ for l in d.decode("latin-1").split("\r\n"):
         print(l.split(":", 1)[1].strip())
 EOF
 }
-# PSS of every bulwarkd process (supervisor, workers, compile child), in KiB.
-pss_total() {
-    local sum=0 p v
-    for p in $(pgrep -f "bulwarkd -c $conf"); do
-        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
-        sum=$((sum + ${v:-0}))
-    done
-    echo "$sum"
-}
-
 tag0=$(istag)
-printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$TMP/eicar"
+make_eicar "$TMP/eicar"
 
 # Steady state memory under load, before any reload.
 "$LOAD" --port "$port" --service av/respmod --conns 4 --duration 3 --size 15k >/dev/null 2>&1 &
 lp=$!
 sleep 2
-steady=$(pss_total)
+steady=$(bw_pss_total "$conf")
 wait $lp
 
 "$LOAD" --port "$port" --service av/respmod --conns 4 --duration "$DURATION" --size 15k \
@@ -65,7 +55,7 @@ wait $lp
 lp=$!
 # Memory is sampled by a loop of its own, so the reloads keep their pace.
 ( peak=0; while kill -0 "$lp" 2>/dev/null; do
-      v=$(pss_total); [ "$v" -gt "$peak" ] && peak=$v && echo "$peak" >"$TMP/peak"
+      v=$(bw_pss_total "$conf"); [ "$v" -gt "$peak" ] && peak=$v && echo "$peak" >"$TMP/peak"
       sleep 0.1
   done ) &
 sp=$!
