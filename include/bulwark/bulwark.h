@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bulwark/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,34 +23,8 @@ extern "C" {
  * .ndb min/max flevel fields (ClamAV 1.0 is 150-ish; we pick a fixed value). */
 #define BW_FLEVEL 200
 
-/* Internal result codes: one small set, translated to protocol codes only at
- * the protocol edge. */
-enum {
-    BW_OK = 0,
-    BW_ERR = -1,
-    BW_AGAIN = -2,
-    BW_DECLINED = -3,
-    BW_DONE = 1, /* bw_scan_feed: the verdict is decided, more bytes change nothing */
-};
-
-typedef enum bw_status {
-    BW_CLEAN = 0,
-    BW_CURED,
-    BW_ERROR,
-    BW_CORRUPTED,
-    BW_PROTECTED,
-    BW_TIMEOUT,
-    BW_TOO_LARGE,
-    BW_SUSPICIOUS,
-    BW_WARNING,
-    BW_INFECTED,
-    BW_STATUS_COUNT
-} bw_status_t;
-/* The numeric order above is the severity order: when one object yields
- * several findings (members of an archive), the highest value wins. */
-
-const char *bw_status_name(bw_status_t s);           /* "CLEAN", "INFECTED", ... */
-int bw_status_from_name(const char *name, bw_status_t *out); /* BW_OK / BW_ERR */
+/* Result codes (BW_OK, BW_ERR, ...) and statuses (bw_status_t, in severity
+ * order) with bw_status_name(): bulwark/core.h. */
 
 typedef struct bw_limits {
     uint32_t max_depth;       /* container recursion depth, default 17 */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 #include "core/conf-int.h"
 #include "core/conf.h"
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 
 /* Longest piece of a bad value quoted back in a message. */
 #define QUOTE 60

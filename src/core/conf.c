@@ -36,7 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 #include "core/conf-int.h"
 
 typedef struct loader {

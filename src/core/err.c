@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 
 int bw_err_set(bw_err_t *e, const char *fmt, ...)
 {

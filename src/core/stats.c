@@ -14,8 +14,6 @@
  * supervisor created is valid, unchanged, in every forked worker. */
 #include "core/stats.h"
 
-#include "bulwark/bulwark.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 
 #define RING 60
 
