@@ -52,7 +52,8 @@ typedef struct bw_db_count {
 } bw_db_count_t;
 
 typedef struct bw_db_info {
-    uint32_t version;        /* highest .cvd/.cld version seen, 0 if none */
+    uint64_t version;        /* the set's version from bulwark.manifest (bulwark
+                              * update), else the highest .cvd/.cld one; 0: none */
     char build_time[64];     /* from the cvd header, or "" */
     uint64_t signatures;     /* signatures in use */
     size_t ncounts;

@@ -175,8 +175,8 @@ void bw_clamd_version_init(server_t *s)
     char date[64];
     localtime_r(&t, &lt);
     strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &lt);
-    snprintf(s->version, sizeof s->version, "ClamAV %s-Bulwark-%s/%u/%s", BW_CLAMD_COMPAT,
-             BW_VERSION, info ? info->version : 0u, date);
+    snprintf(s->version, sizeof s->version, "ClamAV %s-Bulwark-%s/%llu/%s", BW_CLAMD_COMPAT,
+             BW_VERSION, info ? (unsigned long long)info->version : 0ull, date);
 }
 
 /* STATS in clamd's shape (thrmgr_printstats): one pool, this worker's view of

@@ -101,7 +101,7 @@ void bw_cli_format_result(bw_cli_buf_t *b, const bw_cli_result_t *r, int json, i
 /* Totals of one `bulwark scan` run. */
 typedef struct bw_cli_stats {
     uint64_t signatures;
-    uint32_t db_version;
+    uint64_t db_version;
     uint64_t dirs, files;
     uint64_t found_files;                 /* files whose verdict is not CLEAN */
     uint64_t errors;                      /* paths that could not be scanned */

@@ -52,7 +52,7 @@ static void db_help(FILE *f)
 
 static void print_info(const bw_db_info_t *info, double secs)
 {
-    printf("Database version: %" PRIu32 "\n", info->version);
+    printf("Database version: %" PRIu64 "\n", info->version);
     printf("Build time: %s\n", info->build_time[0] ? info->build_time : "-");
     printf("Signatures in use: %" PRIu64 "\n", info->signatures);
     for (size_t i = 0; i < info->ncounts; i++) {

@@ -193,7 +193,7 @@ void bw_cli_format_summary(bw_cli_buf_t *b, const bw_cli_stats_t *s)
     bw_cli_buf_puts(b, "\n----------- SCAN SUMMARY -----------\n");
     bw_cli_buf_printf(b, "Known signatures: %" PRIu64 "\n", s->signatures);
     bw_cli_buf_printf(b, "Engine version: %s\n", BW_VERSION);
-    bw_cli_buf_printf(b, "Database version: %" PRIu32 "\n", s->db_version);
+    bw_cli_buf_printf(b, "Database version: %" PRIu64 "\n", s->db_version);
     bw_cli_buf_printf(b, "Scanned directories: %" PRIu64 "\n", s->dirs);
     bw_cli_buf_printf(b, "Scanned files: %" PRIu64 "\n", s->files);
     bw_cli_buf_printf(b, "Infected files: %" PRIu64 "\n", s->found_files);

@@ -77,8 +77,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const bw_db_info_t *info = bw_engine_info(d->engine);
-    bw_log(BW_LOG_INFO, "engine: %llu signatures, database version %u%s",
-           (unsigned long long)info->signatures, info->version,
+    bw_log(BW_LOG_INFO, "engine: %llu signatures, database version %llu%s",
+           (unsigned long long)info->signatures, (unsigned long long)info->version,
            info->from_cache ? " (from cache)" : "");
     for (size_t i = 0; i < d->nlisteners; i++)
         bw_log(BW_LOG_INFO, "listening: %s", d->listeners[i].name);

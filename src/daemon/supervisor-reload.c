@@ -64,8 +64,8 @@ static void commit(sup_t *s, bw_daemon_t *g, const char *what)
     const bw_db_info_t *info = bw_engine_info(g->engine);
     char msg[1024];
     snprintf(msg, sizeof msg,
-             "%s reloaded: generation %u, database version %u, %llu signatures, %d worker(s)",
-             what, g->generation, info->version, (unsigned long long)info->signatures,
+             "%s reloaded: generation %u, database version %llu, %llu signatures, %d worker(s)",
+             what, g->generation, (unsigned long long)info->version, (unsigned long long)info->signatures,
              g->nworkers);
     reload_done(s, 1, msg);
 }

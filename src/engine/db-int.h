@@ -63,6 +63,11 @@ int bw_db_line_skip(const bw_dbload_t *L, const bw_slice_t *f, size_t nf, size_t
 int bw_db_count_run(bw_dbload_t *L, const char *ext, uint64_t loaded, uint64_t flevel,
                     uint64_t ignored, bw_err_t *err);
 
+/* bulwark.manifest of an updated set: its version into L->set_version
+ * (db-setinfo.c). */
+int bw_db_load_set_manifest(bw_dbload_t *L, const char *where, const char *buf, size_t len,
+                            bw_err_t *err);
+
 /* Counts every non-blank, non-comment line under kind. */
 int bw_db_count_lines(bw_dbload_t *L, const char *kind, const char *buf, size_t len, bw_err_t *err);
 

@@ -297,7 +297,7 @@ static const struct {
 } exts[] = {
     {"hdb", NULL}, {"hsb", NULL}, {"hdu", NULL}, {"hsu", NULL}, {"fp", NULL}, {"sfp", NULL},
     {"ign", NULL}, {"ign2", NULL}, {"ndb", NULL}, {"ndu", NULL}, {"ldb", NULL}, {"ldu", NULL},
-    {"cvd", NULL}, {"cld", NULL},
+    {"cvd", NULL}, {"cld", NULL}, {"manifest", NULL},
     {"mdb", "PE section hashes"}, {"msb", "PE section hashes"}, {"mdu", "PE section hashes"},
     {"msu", "PE section hashes"}, {"cdb", "container metadata"}, {"cfg", "engine configuration"},
     {"crb", "certificate trust rules"}, {"ftm", "file type magic"}, {"gdb", ""},
@@ -341,6 +341,8 @@ int bw_db_load_buffer(bw_dbload_t *L, const char *where, const char *ext, const 
         return bw_db_load_ldb(L, where, ext, buf, len, err);
     if (bw_db_ext_is_ign(ext))
         return bw_db_load_ign(L, where, buf, len, err);
+    if (!strcasecmp(ext, "manifest"))
+        return bw_db_load_set_manifest(L, where, buf, len, err);
     if (bw_db_ext_is_cvd(ext)) {
         int rc = bw_db_load_cvd(L, where, ext, buf, len, BW_CVD_IGN, err);
         return rc ? rc : bw_db_load_cvd(L, where, ext, buf, len, BW_CVD_SIGS, err);

@@ -48,6 +48,7 @@ typedef struct bw_dbload {
     BW_VEC(bw_db_count_t) counts; /* "hdb" 123, "unsupported: ..." 4 */
     BW_VEC(char *) ignored;       /* names from .ign/.ign2 */
     uint32_t version;             /* highest cvd/cld version */
+    uint64_t set_version;         /* from an updated set's bulwark.manifest, 0 if none */
     char build_time[64];          /* of that cvd */
     uint64_t signatures;          /* signatures in use */
 } bw_dbload_t;

@@ -345,7 +345,7 @@ int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
         goto out;
     if (serlen && hs_deserialize_database(ser, serlen, &e->hs) != HS_SUCCESS)
         goto out; /* e.g. built on a CPU with other features: recompile */
-    e->info.version = (uint32_t)ru64(&r);
+    e->info.version = ru64(&r);
     const void *bt = rget(&r, sizeof e->info.build_time);
     if (bt)
         memcpy(e->info.build_time, bt, sizeof e->info.build_time);

@@ -201,7 +201,8 @@ static int engine_build(bw_engine_t *e, const bw_dbfiles_t *files, char *err, si
         return BW_ERR;
     }
     bw_sigdb_finish(&e->db);
-    e->info.version = L.version;
+    /* An updated set's own version says more than its ClamAV files' */
+    e->info.version = L.set_version ? L.set_version : L.version;
     snprintf(e->info.build_time, sizeof e->info.build_time, "%s", L.build_time);
     e->info.signatures = L.signatures;
     e->info.ncounts = L.counts.n;

@@ -57,8 +57,12 @@ int bw_icap_env_init(bw_icap_env_t *env, const bw_icap_conf_t *ic, bw_engine_t *
     env->ic = ic;
     env->engine = engine;
     const bw_db_info_t *info = bw_engine_info(engine);
-    /* The ISTag changes whenever the database sources change (their hash). */
-    snprintf(env->istag, sizeof env->istag, "\"BW-%u-%.16s\"", info->version, info->source_hash);
+    /* The ISTag changes whenever the database sources change (their hash);
+     * the version is for people reading it.  RFC 3507 allows 32 bytes with
+     * the quotes: "BW-" + at most 10 version digits + "-" + 16 hex digits. */
+    char ver[24];
+    snprintf(ver, sizeof ver, "%llu", (unsigned long long)info->version);
+    snprintf(env->istag, sizeof env->istag, "\"BW-%.10s-%.16s\"", ver, info->source_hash);
     snprintf(env->product, sizeof env->product, "Bulwark %s", BW_VERSION);
     for (int s = 0; s < BW_STATUS_COUNT; s++) {
         if (!ic->template_dir || !ic->template_dir[0] || s == BW_CLEAN)

@@ -11,7 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const exts[] = {"hdb", "hsb", "fp", "ndb", "ldb", "ign2", "cvd", "cld"};
+    static const char *const exts[] = {"hdb", "hsb", "fp", "ndb", "ldb", "ign2", "cvd", "cld",
+                                       "manifest"};
     if (size < 1)
         return 0;
     const char *ext = exts[data[0] % (sizeof exts / sizeof exts[0])];
