@@ -247,7 +247,7 @@ TEST(compiled_cache_round_trip)
     char dbp[300];
     snprintf(dbp, sizeof dbp, "%s/c.ndb", tmpdir);
     const char *paths[] = {dbp};
-    bw_load_opts_t o = {cache};
+    bw_load_opts_t o = {.cache_dir = cache};
     bw_engine_t *e1 = NULL, *e2 = NULL;
     char err[512];
     CHECK(bw_engine_load(paths, 1, &o, &e1, err, sizeof err) == BW_OK);
@@ -270,7 +270,7 @@ TEST(damaged_cache_is_recompiled)
     write_db("d.ndb", "Damage.Test:0:*:64616d616765{2-4}6d65\n");
     snprintf(dbp, sizeof dbp, "%s/d.ndb", tmpdir);
     const char *paths[] = {dbp};
-    bw_load_opts_t o = {cache};
+    bw_load_opts_t o = {.cache_dir = cache};
     bw_engine_t *e = NULL;
     char err[512];
     CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
