@@ -66,7 +66,10 @@ static int make_dirs(const char *path, mode_t mode, int *created, char *why, siz
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(buf, 0755) == 0)
+            chmod(buf, 0755); /* whatever the umask (the unit's is 0027): the
+                               * workers must be able to pass through */
+        else if (errno != EEXIST) {
             snprintf(why, cap, "cannot create %s: %s", buf, strerror(errno));
             return BW_ERR;
         }

@@ -50,8 +50,10 @@ P=$(free_port)
 Q=$TMP/srv/bulwark/quarantine         # neither it nor its root-owned parents exist
 bw_write_conf "$TMP/q.conf" "$P" "icapserver.process.User=bulwark" \
     "icapserver.actions.InfectedAction=quarantine" "quarantine.QuarantineDir=$Q"
-# Started with a relative -c from the test directory (a reload must still find it).
-(cd "$TMP" && exec "$BULWARKD" -c q.conf -f 2>"$TMP/q.log") &
+# Started with a relative -c from the test directory (a reload must still
+# find it), and with bulwarkd.service's umask (parents made 0750 would shut
+# the workers out).
+(cd "$TMP" && umask 0027 && exec "$BULWARKD" -c q.conf -f 2>"$TMP/q.log") &
 BW_PID=$!
 BG_PIDS="$BG_PIDS $BW_PID"
 for _ in $(seq 1 100); do icap_ping "$P" && break; kill -0 "$BW_PID" 2>/dev/null || break; sleep 0.1; done
@@ -61,6 +63,8 @@ if ! icap_ping "$P"; then
 fi
 expect_eq "quarantine: created for the workers' user, mode 0700" \
     "$(stat -c '%U %a' "$Q" 2>&1)" "bulwark 700"
+expect_eq "quarantine: its missing parents created root's, 0755 (umask 0027)" \
+    "$(stat -c '%U %a' "$TMP/srv" "$TMP/srv/bulwark" 2>&1 | paste -sd' ')" "root 755 root 755"
 expect_eq "quarantine: EICAR is blocked" "$(respmod "$P" "$TMP/eicar")" 200
 listed() { "$B" quarantine list -c "$TMP/q.conf" 2>/dev/null | grep -q "^1 object"; }
 for _ in $(seq 1 100); do listed && break; sleep 0.1; done
