@@ -468,7 +468,7 @@ int bw_cache_load(bw_engine_t *e, int dirfd, const char *dir, const uint8_t key[
     memcpy(&sum, b + n - 8, 8);
     int rc = BW_ERR;
     snprintf(why, cap, "compiled-database cache: %s/%s: damaged; recompiling", dir, name);
-    if (hdr.oom || hdr.n > n)
+    if (hdr.oom || hdr.n > n - 8)
         goto out;
     if (memcmp(hdr.mem, b, build_len)) {
         snprintf(why, cap, "compiled-database cache: %s/%s: written by another version; "
