@@ -188,7 +188,9 @@ install: man
 	  install -m 0644 $(PKG_STAGE)/bulwark.conf "$$conf.dist"; \
 	  echo "make install: kept your $$conf; the new default is $$conf.dist"; fi
 	install -d -m 0755 $(D)$(BW_LIB) $(D)$(BW_LIB)/db
-	install -d -m 0750 $(D)$(BW_LIB)/cache $(D)$(BW_LOG)
+	@# The compiled-database cache is root's (bulwarkd maps it as its database).
+	install -d -m 0755 $(D)$(BW_LIB)/cache
+	install -d -m 0750 $(D)$(BW_LOG)
 	install -d -m 0700 $(D)$(BW_LIB)/quarantine
 	@# Without DESTDIR, as root: the bulwark user and its directories.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
@@ -197,8 +199,10 @@ install: man
 	    else set -x; useradd --system --user-group --no-create-home --home-dir $(BW_LIB) \
 	      --shell /usr/sbin/nologin --comment "Bulwark anti-malware service" bulwark; fi; set +x; fi; \
 	  if getent passwd bulwark >/dev/null; then set -x; \
-	    chown bulwark:bulwark $(BW_LIB) $(BW_LIB)/db $(BW_LIB)/cache $(BW_LIB)/quarantine $(BW_LOG); set +x; \
-	  else echo "make install: no user bulwark: create it, then chown bulwark:bulwark $(BW_LIB) $(BW_LIB)/* $(BW_LOG)"; fi; \
+	    chown bulwark:bulwark $(BW_LIB) $(BW_LIB)/db $(BW_LIB)/quarantine $(BW_LOG); \
+	    chown root:root $(BW_LIB)/cache; chmod 0755 $(BW_LIB)/cache; set +x; \
+	  else echo "make install: no user bulwark: create it, then chown bulwark:bulwark $(BW_LIB)" \
+	    "$(BW_LIB)/db $(BW_LIB)/quarantine $(BW_LOG) (the cache stays root's)"; fi; \
 	  if [ -d /run/systemd/system ]; then echo "make install: next: systemctl daemon-reload;" \
 	    "bulwark update (or systemctl start bulwark-update.service); systemctl enable --now bulwarkd bulwark-update.timer"; fi; \
 	fi

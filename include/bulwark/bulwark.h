@@ -43,7 +43,18 @@ typedef struct bw_engine bw_engine_t;
 
 typedef struct bw_load_opts {
     const char *cache_dir; /* NULL: no compiled-database cache */
+    /* Called with a one-line reason when the cache is not used: a directory
+     * or file someone else could have written (refused), an image that does
+     * not match the sources, a damaged one.  The load goes on from the
+     * sources.  NULL: say nothing. */
+    void (*note)(void *arg, const char *msg);
+    void *note_arg;
 } bw_load_opts_t;
+
+/* Whether `dir` may hold a compiled-database cache for this process: an
+ * existing directory, not a symlink, owned by the effective uid or root and
+ * writable by nobody else.  BW_OK, or BW_ERR with a reason in why. */
+int bw_engine_cache_check(const char *dir, char *why, size_t cap);
 
 /* One count line of `bulwark db info`. */
 typedef struct bw_db_count {

@@ -32,9 +32,15 @@ int bw_ctl_call(const char *socket_path, const char *command, int timeout_ms, ch
     memcpy(sa.sun_path, socket_path, strlen(socket_path));
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        bw_err_set(err, "cannot reach bulwarkd at %s: %s", socket_path, strerror(errno));
+        int e = errno;
         if (fd >= 0)
             close(fd);
+        if (e == EACCES || e == EPERM) {
+            bw_err_set(err, "permission denied on the control socket %s: %s (it is root's: run "
+                            "this as root)", socket_path, strerror(e));
+            return BW_CTL_DENIED;
+        }
+        bw_err_set(err, "cannot reach bulwarkd at %s: %s", socket_path, strerror(e));
         return -1;
     }
     char line[300];

@@ -231,9 +231,17 @@ double bw_cli_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Why the cache was not used (a directory or file someone else could have
+ * written, a damaged image): the scan goes on, compiled from the sources. */
+static void cache_note(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "bulwark: note: %s\n", msg);
+}
+
 bw_engine_t *bw_cli_load(const bw_cli_dbs_t *dbs, const char *cache_dir, double *secs)
 {
-    bw_load_opts_t opts = {.cache_dir = cache_dir};
+    bw_load_opts_t opts = {.cache_dir = cache_dir, .note = cache_note};
     bw_engine_t *e = NULL;
     char err[1024] = "";
     double t0 = bw_cli_now();

@@ -8,7 +8,10 @@
  * returns once the daemon is gone, so `restart` and init scripts can chain.
  *
  * Exit codes: 0 done; 1 the daemon refused or failed (the reason is printed);
- * 2 usage or configuration error; 3 not running (`status`, as LSB wants).
+ * 2 usage or configuration error; 3 not running (`status`, as LSB wants);
+ * 4 insufficient privilege (the control socket is root's; LSB's code for it):
+ * "not running" would be a lie when the daemon is there but this user may not
+ * talk to it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +29,7 @@
 #include "app/schema.h"
 #include "cli.h"
 
-enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2, CTL_NOT_RUNNING = 3 };
+enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2, CTL_NOT_RUNNING = 3, CTL_DENIED = 4 };
 
 static void ctl_usage(FILE *f)
 {
@@ -49,7 +52,8 @@ static void ctl_usage(FILE *f)
             "  -t, --timeout SEC   how long to wait for the daemon (default 120)\n"
             "  -h, --help          this text\n"
             "\n"
-            "Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 not running.\n");
+            "Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 not running,\n"
+            "4 permission denied (the control socket is root's).\n");
 }
 
 static int ms_sleep(int ms)
@@ -58,14 +62,20 @@ static int ms_sleep(int ms)
     return nanosleep(&ts, NULL);
 }
 
-/* 1 if a daemon answers on `sock`. */
-static int running(const char *sock)
+/* 1 if a daemon answers on `sock`, BW_CTL_DENIED if we may not ask it
+ * (*err says why), else 0. */
+static int running_err(const char *sock, bw_err_t *err)
 {
     char *text = NULL;
-    bw_err_t err;
-    int rc = bw_ctl_call(sock, "ping", 2000, &text, &err);
+    int rc = bw_ctl_call(sock, "ping", 2000, &text, err);
     free(text);
-    return rc == 1;
+    return rc == BW_CTL_DENIED ? BW_CTL_DENIED : rc == 1;
+}
+
+static int running(const char *sock)
+{
+    bw_err_t err;
+    return running_err(sock, &err) == 1;
 }
 
 /* bulwarkd beside this program (a build tree or /usr/sbin next to /usr/bin),
@@ -92,7 +102,13 @@ static void find_daemon(char *out, size_t cap)
 
 static int do_start(const char *conf, const char *sock, int timeout_s)
 {
-    if (running(sock)) {
+    bw_err_t err;
+    int r = running_err(sock, &err);
+    if (r == BW_CTL_DENIED) {
+        fprintf(stderr, "bulwark ctl: %s\n", err.msg);
+        return CTL_DENIED;
+    }
+    if (r == 1) {
         printf("bulwarkd is already running\n");
         return CTL_OK;
     }
@@ -135,6 +151,10 @@ static int do_stop(const char *sock, int timeout_s)
     bw_err_t err;
     int rc = bw_ctl_call(sock, "stop", 5000, &text, &err);
     free(text);
+    if (rc == BW_CTL_DENIED) {
+        fprintf(stderr, "bulwark ctl: %s\n", err.msg);
+        return CTL_DENIED;
+    }
     if (rc < 0) {
         printf("bulwarkd is not running (%s)\n", err.msg);
         return CTL_OK; /* stopping a stopped service succeeds (LSB) */
@@ -157,6 +177,10 @@ static int do_simple(const char *sock, const char *verb, int timeout_s)
     char *text = NULL;
     bw_err_t err;
     int rc = bw_ctl_call(sock, verb, timeout_s * 1000, &text, &err);
+    if (rc == BW_CTL_DENIED) {
+        fprintf(stderr, "bulwark ctl: %s\n", err.msg);
+        return CTL_DENIED;
+    }
     if (rc < 0) {
         fprintf(stderr, "bulwark ctl: %s\n", err.msg);
         return CTL_NOT_RUNNING;

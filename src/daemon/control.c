@@ -62,32 +62,6 @@ int bw_ctl_listen(const char *path, bw_err_t *err)
     return fd;
 }
 
-int bw_ctl_read_line(int fd, char *line, size_t cap, int timeout_ms)
-{
-    size_t n = 0;
-    while (n < cap - 1) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, timeout_ms) <= 0)
-            return -1;
-        ssize_t r = read(fd, line + n, cap - 1 - n);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        if (memchr(line, '\n', n))
-            break;
-    }
-    line[n] = '\0';
-    char *nl = strchr(line, '\n');
-    if (!nl)
-        return -1; /* no terminator: too long or cut */
-    *nl = '\0';
-    if (nl > line && nl[-1] == '\r')
-        *--nl = '\0';
-    return (int)(nl - line);
-}
-
 void bw_ctl_reply(int fd, int ok, const char *text)
 {
     char head[16];
@@ -98,9 +72,14 @@ void bw_ctl_reply(int fd, int ok, const char *text)
         size_t off = 0;
         while (off < lens[i]) {
             ssize_t w = send(fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL);
-            if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && errno == EAGAIN) {
+                /* The supervisor never waits on a client: an answer (a few
+                 * KiB) fits in a fresh socket's buffer, so a full one is a
+                 * client that stopped reading; it is dropped. */
                 struct pollfd p = {fd, POLLOUT, 0};
-                if (poll(&p, 1, 2000) <= 0)
+                if (poll(&p, 1, 0) <= 0)
                     goto out;
                 continue;
             }

@@ -17,12 +17,9 @@
  * listening fd (non-blocking) or -1 with err set. */
 int bw_ctl_listen(const char *path, bw_err_t *err);
 
-/* Reads one command line from a freshly accepted client, waiting at most
- * timeout_ms.  Returns the line's length (without the newline) or -1. */
-int bw_ctl_read_line(int fd, char *line, size_t cap, int timeout_ms);
-
-/* Writes the whole answer and closes fd (bounded: a client that does not
- * read for 2 s is dropped). */
+/* Writes the whole answer and closes fd, without waiting: fd is
+ * non-blocking, and a client whose socket buffer is full is dropped.
+ * (Reading the command line is the supervisor's: supervisor-ctl.c.) */
 void bw_ctl_reply(int fd, int ok, const char *text);
 
 #endif

@@ -86,6 +86,14 @@ int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err)
 int bw_gen_same_bases(const bw_daemon_conf_t *a, const bw_daemon_conf_t *b);
 void bw_gen_free(bw_daemon_t *d);
 
+/* ---- dirs.c ---------------------------------------------------------------- */
+/* Creates or checks every directory the workers write (QuarantineDir when
+ * an action quarantines, CorePath, the spool) for the workers' user, and
+ * CacheDir for root; BW_ERR with "file:line: Key path: what" otherwise. */
+int bw_dirs_prepare(const bw_daemon_t *d, bw_err_t *err);
+/* bw_load_opts_t.note for the daemon: the reason goes to the log. */
+void bw_dirs_cache_note(void *arg, const char *msg);
+
 /* ---- loader.c -------------------------------------------------------------- */
 /* Compiles databases in a child process, so the supervisor keeps supervising
  * while a large database compiles; the child writes the compiled cache and the

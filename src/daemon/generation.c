@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/schema.h"
@@ -149,17 +150,33 @@ static int open_report(bw_daemon_t *d, bw_err_t *err)
     if (!path || !path[0])
         return BW_OK;
     /* O_NOFOLLOW: the log directory may belong to the workers' user; a symlink
-     * planted there must not make root append to another file. */
-    d->report_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+     * planted there must not make root append to another file.  O_NONBLOCK:
+     * a FIFO planted there must not block the supervisor in open() (with
+     * no reader it fails at once, with one it opens and is refused below:
+     * only a regular file is a log). */
+    d->report_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                        0640);
     if (d->report_fd < 0)
-        return bw_err_set(err, "ReportFileName %s: %s", path, strerror(errno));
+        return bw_err_set(err, "ReportFileName %s: %s%s", path, strerror(errno),
+                          errno == ELOOP ? " (a symlink: refused)"
+                          : errno == ENXIO ? " (a FIFO or socket, not a file: refused)" : "");
+    struct stat st = {0};
+    if (fstat(d->report_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(d->report_fd);
+        d->report_fd = -1;
+        return bw_err_set(err, "ReportFileName %s: not a regular file (%s): refused", path,
+                          S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a device"
+                          : S_ISSOCK(st.st_mode) ? "a socket" : "not a file");
+    }
+    /* Appends to a regular file never wait; O_NONBLOCK stays harmless. */
     return BW_OK;
 }
 
 static int load_engine(bw_daemon_t *d, bw_err_t *err)
 {
     char lerr[1024];
-    bw_load_opts_t lo = {d->dc->cache_dir && d->dc->cache_dir[0] ? d->dc->cache_dir : NULL};
+    bw_load_opts_t lo = {d->dc->cache_dir && d->dc->cache_dir[0] ? d->dc->cache_dir : NULL,
+                         bw_dirs_cache_note, NULL};
     if (bw_engine_load((const char *const *)d->dc->bases.items, d->dc->bases.n, &lo, &d->engine,
                        lerr, sizeof lerr) != BW_OK)
         return bw_err_set(err, "%s", lerr);
@@ -187,6 +204,8 @@ int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
     if (bw_groups_build(d->st, &d->groups, err) != BW_OK)
         goto fail;
     if (bw_privs_resolve(d, err) != BW_OK)
+        goto fail;
+    if (bw_dirs_prepare(d, err) != BW_OK)
         goto fail;
     for (size_t i = 0; i < d->dc->listen.n; i++)
         if (add_listener(d, prev, BW_LST_ICAP, BW_CONF_LIST_AT(&d->dc->listen, char *, i), err) !=

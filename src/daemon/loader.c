@@ -7,7 +7,9 @@
  * the worker with a lock held forever.  So the compile runs in a child
  * process, which writes the compiled cache (CacheDir, or a temporary
  * directory when none is configured) and reports on a pipe; the supervisor
- * then maps the cache, which is fast and validated.  The engine ends up in
+ * then maps the cache, which is fast and validated.  The child keeps the
+ * supervisor's root: the cache is root's (dirs.c, engine-cache.c), so that
+ * nothing a worker can write is ever mapped as a database.  The engine ends up in
  * the supervisor's memory, so the next workers share it copy-on-write. */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +59,14 @@ bw_loader_t *bw_loader_start(const bw_daemon_conf_t *dc, bw_err_t *err)
     l->paths = calloc(l->npaths + 1, sizeof *l->paths);
     for (size_t i = 0; l->paths && i < l->npaths; i++)
         l->paths[i] = strdup(BW_CONF_LIST_AT(&dc->bases, char *, i));
-    if (dc->cache_dir && dc->cache_dir[0]) {
+    /* The supervisor maps what the child writes, so the child writes only
+     * where nobody else can (engine-cache.c): a CacheDir others can write is
+     * passed over for a private temporary directory. */
+    char why[1024] = "";
+    if (dc->cache_dir && dc->cache_dir[0] &&
+        bw_engine_cache_check(dc->cache_dir, why, sizeof why) != BW_OK)
+        bw_log(BW_LOG_WARN, "%s; this reload compiles in a temporary directory", why);
+    if (dc->cache_dir && dc->cache_dir[0] && !why[0]) {
         snprintf(l->cache, sizeof l->cache, "%s", dc->cache_dir);
     } else {
         const char *tmp = getenv("TMPDIR");
@@ -89,7 +98,7 @@ bw_loader_t *bw_loader_start(const bw_daemon_conf_t *dc, bw_err_t *err)
         signal(SIGTERM, SIG_DFL);
         bw_engine_t *e = NULL;
         char lerr[1024] = "";
-        bw_load_opts_t lo = {l->cache};
+        bw_load_opts_t lo = {l->cache, bw_dirs_cache_note, NULL};
         int rc = bw_engine_load((const char *const *)l->paths, l->npaths, &lo, &e, lerr, sizeof lerr);
         if (rc == BW_OK)
             snprintf(lerr, sizeof lerr, "OK");
@@ -140,7 +149,7 @@ int bw_loader_finish(bw_loader_t *l, bw_engine_t **out, bw_err_t *err)
             rc = bw_err_set(err, "%s", msg[0] ? msg : "database compile failed");
     } else {
         char lerr[1024];
-        bw_load_opts_t lo = {l->cache};
+        bw_load_opts_t lo = {l->cache, bw_dirs_cache_note, NULL};
         rc = bw_engine_load((const char *const *)l->paths, l->npaths, &lo, out, lerr, sizeof lerr);
         if (rc != BW_OK)
             bw_err_set(err, "%s", lerr);

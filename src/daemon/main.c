@@ -4,6 +4,8 @@
  * supervisor.  Everything that can be wrong with the configuration stops the
  * start here, with its reason, instead of a crash loop of workers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +34,13 @@ static void write_pid_file(const char *path)
         return;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    /* Not fopen(): a FIFO or a symlink planted at the temporary name must
+     * neither block the start nor redirect root's write. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
     if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
         bw_log(BW_LOG_WARN, "PidFile %s: %s", path, strerror(errno));
 }
@@ -60,6 +68,21 @@ int main(int argc, char **argv)
         }
     }
     bw_log_init(1);
+    /* A reload re-reads the file by this name long after the start, and the
+     * daemon's working directory is / by then: a relative -c must become
+     * absolute now.  (The current directory is prefixed rather than every
+     * symlink resolved: paths in the file stay relative to where it is
+     * named, as at start.) */
+    char conf_abs[PATH_MAX + 256], cwd[PATH_MAX];
+    if (conf_path[0] != '/') {
+        if (!getcwd(cwd, sizeof cwd) ||
+            snprintf(conf_abs, sizeof conf_abs, "%s/%s", cwd, conf_path) >= (int)sizeof conf_abs) {
+            fprintf(stderr, "bulwarkd: %s: cannot make the path absolute: %s\n", conf_path,
+                    strerror(errno ? errno : ENAMETOOLONG));
+            return 2;
+        }
+        conf_path = conf_abs;
+    }
     bw_err_t err;
     if (print_config) {
         bw_conf_state_t *st = NULL;

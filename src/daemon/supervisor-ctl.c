@@ -1,6 +1,7 @@
 /* The control socket's verbs (the plumbing is control.c). */
-#include <sys/socket.h>
 #include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,16 +77,30 @@ static char *status_text(sup_t *s)
     return out;
 }
 
-void bw_sup_on_control(sup_t *s)
+/* ---- clients -------------------------------------------------------------- */
+
+/* The control socket is served by the supervisor's one poll loop, so no
+ * client may hold it: each accepted client gets a slot and CTL_DEADLINE_MS
+ * to send its command line, and is read only when poll says it has
+ * something.  Slots are few (the socket is root's: only a broken or hostile
+ * local process fills them); when they are all taken the oldest client is
+ * dropped, so the newest one (an operator's `bulwark ctl status`) is always
+ * heard. */
+
+void bw_sup_ctl_init(sup_t *s)
 {
-    int c = accept4(s->ctlfd, NULL, NULL, SOCK_CLOEXEC);
-    if (c < 0)
-        return;
-    char line[BW_CTL_MAX_LINE];
-    if (bw_ctl_read_line(c, line, sizeof line, 2000) < 0) {
-        bw_ctl_reply(c, 0, "expected one command line (status, stats, reload, reload-bases, stop)\n");
-        return;
-    }
+    for (int i = 0; i < MAX_CTL_CONNS; i++)
+        s->ctl[i].fd = -1;
+}
+
+static void ctl_drop(ctl_conn_t *c, const char *why)
+{
+    bw_ctl_reply(c->fd, 0, why); /* closes; the socket is non-blocking */
+    c->fd = -1;
+}
+
+static void dispatch(sup_t *s, int c, const char *line)
+{
     if (strcmp(line, "status") == 0) {
         char *t = status_text(s);
         bw_ctl_reply(c, t != NULL, t ? t : "out of memory\n");
@@ -113,3 +128,107 @@ void bw_sup_on_control(sup_t *s)
     }
 }
 
+#define EXPECTED "expected one command line (status, stats, reload, reload-bases, stop)\n"
+
+void bw_sup_on_control(sup_t *s)
+{
+    for (int k = 0; k < MAX_CTL_CONNS; k++) { /* what is queued now, boundedly */
+        int c = accept4(s->ctlfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0)
+            return;
+        ctl_conn_t *slot = NULL, *oldest = NULL;
+        for (int i = 0; i < MAX_CTL_CONNS; i++) {
+            if (s->ctl[i].fd < 0) {
+                slot = &s->ctl[i];
+                break;
+            }
+            if (!oldest || s->ctl[i].accepted_ms < oldest->accepted_ms)
+                oldest = &s->ctl[i];
+        }
+        if (!slot) {
+            ctl_drop(oldest, "too many control clients; the oldest is dropped\n");
+            slot = oldest;
+        }
+        uint64_t now = bw_sup_now_ms();
+        *slot = (ctl_conn_t){.fd = c, .deadline_ms = now + CTL_DEADLINE_MS, .accepted_ms = now};
+    }
+}
+
+int bw_sup_ctl_pollfds(const sup_t *s, struct pollfd *p)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_CTL_CONNS; i++)
+        if (s->ctl[i].fd >= 0)
+            p[n++] = (struct pollfd){s->ctl[i].fd, POLLIN, 0};
+    return n;
+}
+
+/* Reads what is there; dispatches a whole line. */
+static void on_client(sup_t *s, ctl_conn_t *c)
+{
+    for (;;) {
+        ssize_t r = read(c->fd, c->line + c->n, sizeof c->line - 1 - c->n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r <= 0) { /* gone, or closed its side without a whole line */
+            ctl_drop(c, EXPECTED);
+            return;
+        }
+        c->n += (size_t)r;
+        c->line[c->n] = '\0';
+        char *nl = memchr(c->line, '\n', c->n);
+        if (!nl) {
+            if (c->n >= sizeof c->line - 1)
+                ctl_drop(c, EXPECTED);
+            continue;
+        }
+        *nl = '\0';
+        if (nl > c->line && nl[-1] == '\r')
+            nl[-1] = '\0';
+        int fd = c->fd;
+        char line[BW_CTL_MAX_LINE];
+        memcpy(line, c->line, sizeof line);
+        c->fd = -1; /* the verb owns fd now (a reload keeps it) */
+        dispatch(s, fd, line);
+        return;
+    }
+}
+
+void bw_sup_ctl_on_clients(sup_t *s, const struct pollfd *p, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (!p[k].revents)
+            continue;
+        for (int i = 0; i < MAX_CTL_CONNS; i++)
+            if (s->ctl[i].fd == p[k].fd) {
+                on_client(s, &s->ctl[i]);
+                break;
+            }
+    }
+}
+
+int bw_sup_ctl_expire(sup_t *s)
+{
+    uint64_t now = bw_sup_now_ms(), next = UINT64_MAX;
+    for (int i = 0; i < MAX_CTL_CONNS; i++) {
+        ctl_conn_t *c = &s->ctl[i];
+        if (c->fd < 0)
+            continue;
+        if (now >= c->deadline_ms)
+            ctl_drop(c, "no command line within 2 s\n");
+        else if (c->deadline_ms < next)
+            next = c->deadline_ms;
+    }
+    return next == UINT64_MAX ? -1 : (int)(next - now);
+}
+
+void bw_sup_ctl_close_all(sup_t *s)
+{
+    for (int i = 0; i < MAX_CTL_CONNS; i++)
+        if (s->ctl[i].fd >= 0) {
+            close(s->ctl[i].fd);
+            s->ctl[i].fd = -1;
+        }
+}

@@ -5,14 +5,18 @@
 #ifndef BW_DAEMON_SUPERVISOR_T_H
 #define BW_DAEMON_SUPERVISOR_T_H
 
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "daemon/control.h"
 #include "daemon/daemon.h"
 
 #define MAX_SLOTS_MIN 64   /* worker slots per half, at least */
 #define MAX_WAITERS 16     /* control clients waiting for a reload */
+#define MAX_CTL_CONNS 16   /* control clients still sending their command line */
+#define CTL_DEADLINE_MS 2000 /* ... each has this long to send it */
 
 enum { RELOAD_CONF = 1, RELOAD_BASES = 2 };
 
@@ -24,6 +28,15 @@ typedef struct child {
     int stopping;          /* we asked it to stop: its exit is expected */
     uint64_t restart_at;   /* for a dead worker awaiting its back-off (ms) */
 } child_t;
+
+/* A control client whose command line has not arrived yet. */
+typedef struct ctl_conn {
+    int fd;                /* -1: free */
+    uint64_t deadline_ms;
+    uint64_t accepted_ms;
+    size_t n;
+    char line[BW_CTL_MAX_LINE];
+} ctl_conn_t;
 
 typedef struct old_gen {
     bw_daemon_t *gen;
@@ -60,6 +73,7 @@ typedef struct sup {
     time_t started;
     uint64_t stats_since_ms;
     char ctl_path[4096];          /* ControlSocket as started (a reload cannot move it) */
+    ctl_conn_t ctl[MAX_CTL_CONNS];
 } sup_t;
 
 /* supervisor.c */
@@ -74,6 +88,15 @@ void bw_sup_try_start_reload(sup_t *s);
 void bw_sup_on_loader(sup_t *s);
 void bw_sup_answer_waiters(int *w, int *n, int ok, const char *msg);
 /* supervisor-ctl.c */
-void bw_sup_on_control(sup_t *s);
+void bw_sup_ctl_init(sup_t *s);
+void bw_sup_on_control(sup_t *s);             /* the listening socket is readable */
+/* Adds the pending clients to p (at most MAX_CTL_CONNS); returns how many. */
+int bw_sup_ctl_pollfds(const sup_t *s, struct pollfd *p);
+/* After poll: reads the clients that became readable (p as filled). */
+void bw_sup_ctl_on_clients(sup_t *s, const struct pollfd *p, int n);
+/* Drops the clients past their deadline; returns the ms until the next one
+ * (-1: none). */
+int bw_sup_ctl_expire(sup_t *s);
+void bw_sup_ctl_close_all(sup_t *s);
 
 #endif

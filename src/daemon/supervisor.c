@@ -84,6 +84,7 @@ static void close_supervisor_fds(sup_t *s)
         close(s->rwaiters[i]);
     if (s->loader)
         close(bw_loader_fd(s->loader));
+    bw_sup_ctl_close_all(s);
 }
 
 /* In a new child: the sockets and files of generations other than its own
@@ -412,6 +413,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
     s->cur = first;
     s->started = time(NULL);
     s->ctlfd = -1;
+    bw_sup_ctl_init(s);
     first->generation = 1;
     s->half = (unsigned)(first->nworkers > MAX_SLOTS_MIN ? first->nworkers : MAX_SLOTS_MIN);
     s->nkids = 2 * (size_t)s->half;
@@ -469,7 +471,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
     bw_sd_notify(ready);
 
     while (!s->stopping || anyone_alive(s)) {
-        struct pollfd p[4];
+        struct pollfd p[4 + MAX_CTL_CONNS];
         int n = 0;
         p[n++] = (struct pollfd){s->sigfd, POLLIN, 0};
         p[n++] = (struct pollfd){s->timerfd, POLLIN, 0};
@@ -482,7 +484,16 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
             iload = n;
             p[n++] = (struct pollfd){bw_loader_fd(s->loader), POLLIN, 0};
         }
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        /* Control clients still sending their line, each with a deadline. */
+        int iclients = n, nclients = 0, wait_ms = -1;
+        if (s->stopping) {
+            bw_sup_ctl_close_all(s);
+        } else {
+            wait_ms = bw_sup_ctl_expire(s);
+            nclients = bw_sup_ctl_pollfds(s, p + n);
+            n += nclients;
+        }
+        if (poll(p, (nfds_t)n, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             bw_log(BW_LOG_ERR, "poll: %s", strerror(errno));
@@ -496,6 +507,8 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
             if (read(s->timerfd, &ticks, sizeof ticks) > 0)
                 tick(s);
         }
+        if (nclients)
+            bw_sup_ctl_on_clients(s, p + iclients, nclients);
         if (ictl >= 0 && p[ictl].revents)
             bw_sup_on_control(s);
         if (iload >= 0 && s->loader && p[iload].revents)
@@ -503,6 +516,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
         reap(s); /* SIGCHLD can coalesce; reaping here too is cheap */
     }
     write_counters(s);
+    bw_sup_ctl_close_all(s);
     if (s->ctlfd >= 0) {
         close(s->ctlfd);
         unlink(s->ctl_path);

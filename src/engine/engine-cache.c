@@ -18,9 +18,28 @@
  *     checked against the table it points into before the engine is used,
  *     so a damaged or hostile cache costs a recompile, never a crash.
  *
- * Layout: header (magic, format, version, key), then every table of
- * bw_sigdb_t as (count, element size, bytes, padding to 8), then the
- * serialized Hyperscan database, then the db info, then the Adler-32.
+ * Trust.  A daemon that maps a cache file serves whatever signatures it
+ * holds, so a file anyone else could have written is as good as no
+ * database at all: a compromised worker (user bulwark) that plants a
+ * one-signature image and points the ".key" file at it would silence the
+ * scanner at the next restart.  So the cache is written and believed only
+ * where nobody but this process's user (or root) can write:
+ *   - the directory is opened with O_NOFOLLOW and checked on its fd: owned
+ *     by the effective uid or root, not writable by group or others;
+ *   - every file is opened relative to that directory fd with O_NOFOLLOW
+ *     (and O_NONBLOCK: a FIFO must not hang the loader) and checked the same
+ *     way, and must be a regular file;
+ *   - an image is tied to its sources: its header records the content key
+ *     (so a file renamed to another key is refused) and the name and size of
+ *     every source file (so a ".key" that points a set of sources at an
+ *     image compiled from other files is refused).
+ * A refused file or directory is reported through the caller's note
+ * function and the sources are compiled; the planted image is never used.
+ *
+ * Layout: header (magic, format, version, key, sources as (size, name
+ * length, name, padding to 8)), then every table of bw_sigdb_t as (count,
+ * element size, bytes, padding to 8), then the serialized Hyperscan
+ * database, then the db info, then the Adler-32.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,15 +48,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bulwark/bulwark.h"
 #include "db-load.h"
 #include "engine-int.h"
 #include "ldb-logic.h"
 
 #define CACHE_MAGIC "BWDBCACH"
-#define CACHE_FORMAT 2u
+#define CACHE_FORMAT 3u
 
 /* The writer streams straight into the file: a cache image can be tens of
  * megabytes, and holding it in memory as well would raise a cold start's
@@ -139,66 +160,184 @@ static void hexkey(char *out, const uint8_t key[32])
         snprintf(out + 2 * i, 3, "%02x", key[i]);
 }
 
-static void header(wbuf_t *w, const uint8_t key[32])
+/* The part of the header that says which build wrote the image. */
+static void header_build(wbuf_t *w)
 {
     char ver[16] = {0};
     snprintf(ver, sizeof ver, "%s", BW_VERSION);
     wput(w, CACHE_MAGIC, 8);
     wu64(w, CACHE_FORMAT);
     wput(w, ver, sizeof ver);
-    wput(w, key, 32);
 }
 
-/* Opens a temporary file beside dir/name; bw_cache_commit renames it. */
-static FILE *open_temp(const char *dir, const char *name, char *tmp, size_t tmplen)
+/* The sources' names and sizes, as the content key hashes them (base name,
+ * size); a source that cannot be stat'ed makes the header unusable. */
+static void header_sources(wbuf_t *w, const bw_dbfiles_t *files)
 {
-    mkdir(dir, 0755); /* one level is enough for ~/.cache/bulwark; EEXIST is fine */
-    snprintf(tmp, tmplen, "%s/%s.XXXXXX", dir, name);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return NULL;
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
+    wu64(w, files->n);
+    for (size_t i = 0; i < files->n; i++) {
+        const char *path = files->v[i].path;
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            w->oom = 1;
+            return;
+        }
+        wu64(w, (uint64_t)st.st_size);
+        wu64(w, strlen(base));
+        wput(w, base, strlen(base));
+        wpad(w);
     }
-    return f;
 }
 
-static int commit_temp(FILE *f, const char *tmp, const char *dir, const char *name, int ok)
+static void header(wbuf_t *w, const uint8_t key[32], const bw_dbfiles_t *files)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
+    header_build(w);
+    wput(w, key, 32);
+    header_sources(w, files);
+}
+
+/* ---- trust ----------------------------------------------------------------- */
+
+/* Whether st (of `path`) may be believed: owned by us or root, and nobody
+ * else can write it.  *why says what is wrong otherwise. */
+static int trusted(const struct stat *st, const char *what, const char *path, char *why,
+                   size_t cap)
+{
+    uid_t me = geteuid();
+    if (st->st_uid != me && st->st_uid != 0) {
+        snprintf(why, cap, "compiled-database cache: %s %s belongs to uid %u, not to uid %u "
+                 "(this process) or root: not trusted", what, path, (unsigned)st->st_uid,
+                 (unsigned)me);
+        return BW_ERR;
+    }
+    if (st->st_mode & 022) {
+        snprintf(why, cap, "compiled-database cache: %s %s is writable by %s (mode %04o): not "
+                 "trusted (chmod go-w %s)", what, path, st->st_mode & 002 ? "everyone" : "its group",
+                 (unsigned)(st->st_mode & 07777), path);
         return BW_ERR;
     }
     return BW_OK;
 }
 
-static int write_atomic(const char *dir, const char *name, const void *buf, size_t len)
+int bw_cache_dir_open(const char *dir, int create, char *why, size_t cap)
 {
-    char tmp[4200];
-    FILE *f = open_temp(dir, name, tmp, sizeof tmp);
-    if (!f)
-        return BW_ERR;
-    return commit_temp(f, tmp, dir, name, fwrite(buf, 1, len, f) == len);
+    why[0] = '\0';
+    if (create)
+        mkdir(dir, 0755); /* one level is enough for ~/.cache/bulwark; EEXIST is fine */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, cap, "compiled-database cache: directory %s: %s%s", dir, strerror(errno),
+                 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory: not trusted)"
+                                                    : "");
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || trusted(&st, "directory", dir, why, cap) != BW_OK) {
+        if (!why[0])
+            snprintf(why, cap, "compiled-database cache: directory %s: %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
-int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
+int bw_engine_cache_check(const char *dir, char *why, size_t cap)
 {
-    char name[80], tmp[4200];
+    int fd = bw_cache_dir_open(dir, 0, why, cap);
+    if (fd < 0)
+        return BW_ERR;
+    close(fd);
+    return BW_OK;
+}
+
+/* Opens dir/name for reading if it may be believed: BW_OK with *fd,
+ * BW_DECLINED (absent: a plain miss), BW_ERR (refused, *why says why). */
+static int open_trusted(int dirfd, const char *dir, const char *name, int *fd, struct stat *st,
+                        char *why, size_t cap)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    *fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (*fd < 0) {
+        if (errno == ENOENT)
+            return BW_DECLINED;
+        snprintf(why, cap, "compiled-database cache: %s: %s%s", path, strerror(errno),
+                 errno == ELOOP ? " (a symlink: not trusted)" : "");
+        return BW_ERR;
+    }
+    if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        snprintf(why, cap, "compiled-database cache: %s: not a regular file: not trusted", path);
+        goto refuse;
+    }
+    if (trusted(st, "file", path, why, cap) != BW_OK)
+        goto refuse;
+    return BW_OK;
+refuse:
+    close(*fd);
+    *fd = -1;
+    return BW_ERR;
+}
+
+/* Opens a new temporary file in the directory; commit_temp renames it to
+ * `name`.  Both go through dirfd: what is written lands in the directory
+ * that was checked, whatever its path points to by then. */
+static FILE *open_temp(int dirfd, const char *name, char *tmp, size_t tmplen)
+{
+    static unsigned seq;
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 16; tries++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(tmp, tmplen, ".%s.%d.%u.%ld", name, (int)getpid(), seq++, (long)ts.tv_nsec);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 && errno != EEXIST)
+            return NULL;
+    }
+    if (fd < 0)
+        return NULL;
+    fchmod(fd, 0644); /* whatever the umask: readers are not only this user */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlinkat(dirfd, tmp, 0);
+    }
+    return f;
+}
+
+static int commit_temp(FILE *f, int dirfd, const char *tmp, const char *name, int ok)
+{
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok || renameat(dirfd, tmp, dirfd, name) != 0) {
+        unlinkat(dirfd, tmp, 0);
+        return BW_ERR;
+    }
+    return BW_OK;
+}
+
+static int write_atomic(int dirfd, const char *name, const void *buf, size_t len)
+{
+    char tmp[300];
+    FILE *f = open_temp(dirfd, name, tmp, sizeof tmp);
+    if (!f)
+        return BW_ERR;
+    return commit_temp(f, dirfd, tmp, name, fwrite(buf, 1, len, f) == len);
+}
+
+int bw_cache_store(const bw_engine_t *e, int dirfd, const uint8_t key[32],
+                   const bw_dbfiles_t *files)
+{
+    char name[80], tmp[300];
     hexkey(name, key);
     strcat(name, ".bwdb");
-    FILE *f = open_temp(dir, name, tmp, sizeof tmp);
+    FILE *f = open_temp(dirfd, name, tmp, sizeof tmp);
     if (!f)
         return BW_ERR;
     wbuf_t w = {f, NULL, 0, 0, adler32(0, NULL, 0), 0};
     const bw_sigdb_t *db = &e->db;
-    header(&w, key);
+    header(&w, key, files);
     WVEC(&w, db->toks);
     WVEC(&w, db->alts);
     WVEC(&w, db->bytes);
@@ -227,7 +366,7 @@ int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32])
     wput(&w, e->info.counts, e->info.ncounts * sizeof *e->info.counts);
     uint64_t sum = w.sum;
     wu64(&w, sum);
-    return commit_temp(f, tmp, dir, name, !w.oom);
+    return commit_temp(f, dirfd, tmp, name, !w.oom);
 }
 
 /* Every index in the tables points inside the table it names. */
@@ -293,34 +432,60 @@ static int validate(bw_sigdb_t *db)
     return BW_OK;
 }
 
-int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
+int bw_cache_load(bw_engine_t *e, int dirfd, const char *dir, const uint8_t key[32],
+                  const bw_dbfiles_t *files, char *why, size_t cap)
 {
-    char path[4200], name[80];
+    char name[80];
     hexkey(name, key);
-    snprintf(path, sizeof path, "%s/%s.bwdb", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return BW_ERR;
+    strcat(name, ".bwdb");
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < 128 || st.st_size % 8) {
+    int orc = open_trusted(dirfd, dir, name, &fd, &st, why, cap);
+    if (orc != BW_OK)
+        return orc;
+    if (st.st_size < 128 || st.st_size % 8) {
         close(fd);
+        snprintf(why, cap, "compiled-database cache: %s/%s: truncated; recompiling", dir, name);
         return BW_ERR;
     }
     size_t n = (size_t)st.st_size;
     uint8_t *b = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (b == MAP_FAILED)
+    if (b == MAP_FAILED) {
+        snprintf(why, cap, "compiled-database cache: %s/%s: mmap: %s", dir, name, strerror(errno));
         return BW_ERR;
+    }
     e->map = b;
     e->maplen = n;
     e->db.mapped = 1;
     wbuf_t hdr = {0};
-    header(&hdr, key);
+    header_build(&hdr);
+    size_t build_len = hdr.n;
+    wput(&hdr, key, 32);
+    size_t key_end = hdr.n;
+    header_sources(&hdr, files);
     uint64_t sum;
     memcpy(&sum, b + n - 8, 8);
     int rc = BW_ERR;
-    if (hdr.oom || memcmp(hdr.mem, b, hdr.n) ||
-        sum != adler32_z(adler32(0, NULL, 0), b, n - 8))
+    snprintf(why, cap, "compiled-database cache: %s/%s: damaged; recompiling", dir, name);
+    if (hdr.oom || hdr.n > n - 8)
+        goto out;
+    if (memcmp(hdr.mem, b, build_len)) {
+        snprintf(why, cap, "compiled-database cache: %s/%s: written by another version; "
+                 "recompiling", dir, name);
+        goto out;
+    }
+    if (memcmp(hdr.mem + build_len, b + build_len, key_end - build_len)) {
+        snprintf(why, cap, "compiled-database cache: %s/%s: records another source key (renamed "
+                 "or planted): refused, recompiling", dir, name);
+        goto out;
+    }
+    if (memcmp(hdr.mem + key_end, b + key_end, hdr.n - key_end)) {
+        snprintf(why, cap, "compiled-database cache: %s/%s: compiled from other source files "
+                 "(names or sizes differ): refused, recompiling", dir, name);
+        goto out;
+    }
+    if (sum != adler32_z(adler32(0, NULL, 0), b, n - 8))
         goto out;
     rbuf_t r = {b, n - 8, hdr.n, 0};
     bw_sigdb_t *db = &e->db;
@@ -363,30 +528,40 @@ int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32])
     for (size_t i = 0; i < ncounts; i++)
         e->info.counts[i].kind[sizeof e->info.counts[i].kind - 1] = 0;
     rc = r.pos == r.n ? BW_OK : BW_ERR;
+    if (rc == BW_OK)
+        why[0] = '\0';
 out:
     free(hdr.mem);
     return rc; /* on failure the caller discards e, mapping included */
 }
 
-int bw_cache_key_lookup(const char *dir, const uint8_t meta[32], uint8_t key[32])
+int bw_cache_key_lookup(int dirfd, const char *dir, const uint8_t meta[32], uint8_t key[32],
+                        char *why, size_t cap)
 {
-    char path[4200], name[80];
+    char name[80];
     hexkey(name, meta);
-    snprintf(path, sizeof path, "%s/%s.key", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return BW_DECLINED;
+    strcat(name, ".key");
+    int fd;
+    struct stat st;
+    int orc = open_trusted(dirfd, dir, name, &fd, &st, why, cap);
+    if (orc != BW_OK)
+        return orc;
     uint8_t buf[64];
     ssize_t got = read(fd, buf, sizeof buf);
     close(fd);
-    /* meta then key: the file says which tuple set it belongs to */
-    if (got != 64 || memcmp(buf, meta, 32))
-        return BW_DECLINED;
+    /* meta then key: the file says which tuple set it belongs to.  What the
+     * key names is checked when the image is loaded (its header records the
+     * key and the sources' names and sizes). */
+    if (got != 64 || memcmp(buf, meta, 32)) {
+        snprintf(why, cap, "compiled-database cache: %s/%s: does not belong to these sources: "
+                 "ignored", dir, name);
+        return BW_ERR;
+    }
     memcpy(key, buf + 32, 32);
     return BW_OK;
 }
 
-void bw_cache_key_store(const char *dir, const uint8_t meta[32], const uint8_t key[32])
+void bw_cache_key_store(int dirfd, const uint8_t meta[32], const uint8_t key[32])
 {
     char name[80];
     uint8_t buf[64];
@@ -394,5 +569,5 @@ void bw_cache_key_store(const char *dir, const uint8_t meta[32], const uint8_t k
     strcat(name, ".key");
     memcpy(buf, meta, 32);
     memcpy(buf + 32, key, 32);
-    write_atomic(dir, name, buf, sizeof buf);
+    write_atomic(dirfd, name, buf, sizeof buf);
 }

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "bulwark/bulwark.h"
+#include "db-load.h"
 #include "sigdb-t.h"
 
 struct bw_engine {
@@ -40,13 +41,21 @@ int bw_engine_compile_hs(bw_engine_t *e, char *err, size_t errlen);
 void bw_engine_derive(bw_engine_t *e);
 
 /* Compiled-database cache (engine-cache.c).  The key is the SHA-256 over the
- * source files; a hit fills e->db, e->hs and e->info. */
-int bw_cache_load(bw_engine_t *e, const char *dir, const uint8_t key[32]);
+ * source files; a hit fills e->db, e->hs and e->info.  Everything goes
+ * through a directory fd from bw_cache_dir_open, which refuses a directory
+ * anyone but this process's user or root can write (-1, *why says why).
+ * Lookups return BW_OK, BW_DECLINED (absent: a plain miss) or BW_ERR (a
+ * file refused or damaged: *why says why; the caller compiles). */
+int bw_cache_dir_open(const char *dir, int create, char *why, size_t cap);
+int bw_cache_load(bw_engine_t *e, int dirfd, const char *dir, const uint8_t key[32],
+                  const bw_dbfiles_t *files, char *why, size_t cap);
 /* Direct mode: the content key recorded for a set of source files with the
  * same names, sizes, mtimes and inodes, so a warm start need not read and
- * hash the sources.  BW_OK with *key, or BW_DECLINED. */
-int bw_cache_key_lookup(const char *dir, const uint8_t meta[32], uint8_t key[32]);
-void bw_cache_key_store(const char *dir, const uint8_t meta[32], const uint8_t key[32]);
-int bw_cache_store(const bw_engine_t *e, const char *dir, const uint8_t key[32]);
+ * hash the sources. */
+int bw_cache_key_lookup(int dirfd, const char *dir, const uint8_t meta[32], uint8_t key[32],
+                        char *why, size_t cap);
+void bw_cache_key_store(int dirfd, const uint8_t meta[32], const uint8_t key[32]);
+int bw_cache_store(const bw_engine_t *e, int dirfd, const uint8_t key[32],
+                   const bw_dbfiles_t *files);
 
 #endif

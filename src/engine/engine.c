@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -188,6 +189,14 @@ static void hex32(const uint8_t *in, char *out)
     out[64] = 0;
 }
 
+/* Tells the caller why the cache was not used (a refused file, a damaged
+ * image): the load goes on from the sources. */
+static void engine_note(const bw_load_opts_t *opts, const char *msg)
+{
+    if (opts && opts->note && msg && msg[0])
+        opts->note(opts->note_arg, msg);
+}
+
 /* Parses and compiles from source (the cache missed or is off). */
 static int engine_build(bw_engine_t *e, const bw_dbfiles_t *files, char *err, size_t errlen)
 {
@@ -226,33 +235,52 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
     }
     const char *cache = opts ? opts->cache_dir : NULL;
     uint8_t key[32], meta[32];
-    int have_meta = cache && meta_key(&files, meta) == BW_OK;
-    if (!(have_meta && bw_cache_key_lookup(cache, meta, key) == BW_OK)) {
+    char why[1024] = "";
+    int dirfd = -1;
+    if (cache && (dirfd = bw_cache_dir_open(cache, 1, why, sizeof why)) < 0)
+        engine_note(opts, why); /* compiled without a cache */
+    int have_meta = dirfd >= 0 && meta_key(&files, meta) == BW_OK;
+    int krc = have_meta ? bw_cache_key_lookup(dirfd, cache, meta, key, why, sizeof why)
+                        : BW_DECLINED;
+    if (krc == BW_ERR)
+        engine_note(opts, why);
+    if (krc != BW_OK) {
         if (bw_db_hash_sources(&files, key, &cerr) != BW_OK) {
             snprintf(err, errlen, "%s", cerr.msg);
             bw_dbfiles_free(&files);
+            if (dirfd >= 0)
+                close(dirfd);
             return BW_ERR;
         }
         if (have_meta)
-            bw_cache_key_store(cache, meta, key);
+            bw_cache_key_store(dirfd, meta, key);
     }
     bw_engine_t *e = calloc(1, sizeof *e);
     if (!e) {
         snprintf(err, errlen, "out of memory");
         bw_dbfiles_free(&files);
+        if (dirfd >= 0)
+            close(dirfd);
         return BW_ERR;
     }
     atomic_init(&e->refs, 1);
     pthread_mutex_init(&e->pool_lock, NULL);
-    if (cache && bw_cache_load(e, cache, key) == BW_OK) {
+    int crc = dirfd >= 0 ? bw_cache_load(e, dirfd, cache, key, &files, why, sizeof why)
+                         : BW_DECLINED;
+    if (crc == BW_OK) {
         e->info.from_cache = 1;
     } else {
+        if (crc == BW_ERR)
+            engine_note(opts, why);
         engine_drop_db(e); /* a failed cache read may have left partial state */
         if (engine_build(e, &files, err, errlen) != BW_OK)
             goto fail;
-        if (cache)
-            bw_cache_store(e, cache, key); /* best effort: a read-only cache dir is fine */
+        if (dirfd >= 0)
+            bw_cache_store(e, dirfd, key, &files); /* best effort: a read-only cache dir is fine */
     }
+    if (dirfd >= 0)
+        close(dirfd);
+    dirfd = -1;
     hex32(key, e->info.source_hash);
     bw_engine_derive(e);
     if (engine_prepare_scratch(e, err, errlen) != BW_OK)
@@ -261,6 +289,8 @@ int bw_engine_load(const char *const *paths, size_t npaths, const bw_load_opts_t
     *out = e;
     return BW_OK;
 fail:
+    if (dirfd >= 0)
+        close(dirfd);
     bw_dbfiles_free(&files);
     engine_free(e);
     return BW_ERR;

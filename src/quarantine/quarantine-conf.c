@@ -12,8 +12,8 @@
 static const bw_conf_key_t keys[] = {
     {"quarantine", "QuarantineDir", BW_CONF_PATH, 0, "/var/lib/bulwark/quarantine", 1, 4000,
      OFF(dir), NULL, NULL, NULL, 0, NULL,
-     "directory of quarantined objects (mode 0700, created on first use; its parent must exist "
-     "and be writable by the workers' User)"},
+     "directory of quarantined objects (mode 0700; created with its parents by the supervisor "
+     "at start and on reload, owned by the workers' User)"},
     {"quarantine", "MaxQuarantineSize", BW_CONF_SIZE, 0, "1G", 0, 0, OFF(max_total), NULL, NULL,
      NULL, 0, NULL, "bytes all quarantined objects may take; a new object that does not fit is "
                     "not stored, and logged (0: no limit)"},

@@ -54,7 +54,7 @@ want="755 usr/bin/bulwark
 644 usr/share/man/man8/bulwarkd.8
 755 var/lib/bulwark
 755 var/lib/bulwark/db
-750 var/lib/bulwark/cache
+755 var/lib/bulwark/cache
 700 var/lib/bulwark/quarantine
 750 var/log/bulwark"
 for t in "$ROOT"/conf/templates/*.html; do want="$want
@@ -131,11 +131,12 @@ mkdir -p "$S/run"
 if command -v systemd-tmpfiles >/dev/null; then
     out=$(systemd-tmpfiles --create "$TMP/tmpfiles.conf" 2>&1); rc=$?
     got="$(mode "$S/lib") $(mode "$S/lib/cache") $(mode "$S/lib/quarantine") $(mode "$S/log") $(stat -c %U "$S/lib/cache" 2>/dev/null)"
-    expect_eq "tmpfiles.d: systemd-tmpfiles --create makes the directories (rc $rc${out:+: $(last "$out")})" "$got" "755 750 700 750 $NOBODY"
+    expect_eq "tmpfiles.d: systemd-tmpfiles --create makes the directories, the cache root's (rc $rc${out:+: $(last "$out")})" "$got" "755 755 700 750 root"
 else
     ok "tmpfiles.d: systemd-tmpfiles # SKIP systemd-tmpfiles is not installed"
     install -d -m 0755 -o "$NOBODY" -g "$NOGROUP" "$S/lib"
-    install -d -m 0750 -o "$NOBODY" -g "$NOGROUP" "$S/lib/cache" "$S/log"
+    install -d -m 0755 "$S/lib/cache"
+    install -d -m 0750 -o "$NOBODY" -g "$NOGROUP" "$S/log"
     install -d -m 0700 -o "$NOBODY" -g "$NOGROUP" "$S/lib/quarantine"
 fi
 

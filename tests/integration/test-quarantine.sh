@@ -6,7 +6,9 @@
 # show prints the record; restore gives back the exact bytes and refuses to
 # overwrite; bad, short and absent ids are refused; a tampered object is
 # refused on restore; delete removes it.  A detection before the whole body
-# arrived is stored as partial, and a store that fails still denies.
+# arrived is stored as partial, and a store that fails still denies.  (The
+# directory made for workers that run as another user, and a configuration
+# whose directory cannot be made: test-privileges.sh.)
 . "$(dirname "$0")/icap-lib.sh"
 
 BULWARK=$ROOT/${BUILD:-build}/bulwark
@@ -155,13 +157,16 @@ else notok "quarantine, large body: the stored bytes are the body's first ${n:-?
 bw_stop; check "quarantine: bulwarkd stops cleanly" test $? = 0
 bw_log_clean "quarantine" "$TMP/q.log"
 
-# A store that fails (the directory's parent does not exist): the client is
-# denied all the same, and the failure is logged.
+# A store that fails (the directory, made by the supervisor at start, was
+# replaced by a regular file since): the client is denied all the same, and
+# the failure is logged.
 P2=$(free_port)
 bw_write_conf "$TMP/q2.conf" "$P2" \
     "icapserver.actions.InfectedAction=quarantine" \
     "quarantine.QuarantineDir=$TMP/missing/quarantine"
 if bw_start "$TMP/q2.conf" "$TMP/q2.log" "$P2"; then
+    check "quarantine: the supervisor created the directory and its parent" test -d "$TMP/missing/quarantine"
+    rm -rf "$TMP/missing/quarantine"; : > "$TMP/missing/quarantine"
     out=$(respmod "$P2" "$TMP/eicar.com" "http://origin.test/eicar.com" 192.0.2.11)
     expect_match "quarantine failing: still the block page" "$out" "HTTP/1.1 403 Forbidden"
     for _ in $(seq 1 50); do grep -q "quarantine: .*not stored" "$TMP/q2.log" && break; sleep 0.1; done

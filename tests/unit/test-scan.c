@@ -247,7 +247,7 @@ TEST(compiled_cache_round_trip)
     char dbp[300];
     snprintf(dbp, sizeof dbp, "%s/c.ndb", tmpdir);
     const char *paths[] = {dbp};
-    bw_load_opts_t o = {cache};
+    bw_load_opts_t o = {.cache_dir = cache};
     bw_engine_t *e1 = NULL, *e2 = NULL;
     char err[512];
     CHECK(bw_engine_load(paths, 1, &o, &e1, err, sizeof err) == BW_OK);
@@ -270,7 +270,7 @@ TEST(damaged_cache_is_recompiled)
     write_db("d.ndb", "Damage.Test:0:*:64616d616765{2-4}6d65\n");
     snprintf(dbp, sizeof dbp, "%s/d.ndb", tmpdir);
     const char *paths[] = {dbp};
-    bw_load_opts_t o = {cache};
+    bw_load_opts_t o = {.cache_dir = cache};
     bw_engine_t *e = NULL;
     char err[512];
     CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
@@ -291,6 +291,47 @@ TEST(damaged_cache_is_recompiled)
     CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
     if (!e) return;
     CHECK_EQ(bw_engine_info(e)->from_cache, 1);
+    bw_engine_unref(e);
+}
+
+static char g_note[1024];
+static void note_cb(void *arg, const char *msg)
+{
+    (void)arg;
+    snprintf(g_note, sizeof g_note, "%s", msg);
+}
+
+/* The cache is believed only if nobody else can have written it: a
+ * group-writable image, or a directory anyone can write, is refused with a
+ * note and the sources are compiled (engine-cache.c). */
+TEST(cache_others_can_write_is_refused)
+{
+    char cache[300], dbp[300], path[700];
+    snprintf(cache, sizeof cache, "%s/cache3", tmpdir[0] ? tmpdir : "/tmp");
+    write_db("t.ndb", "Trust.Test:0:*:7472757374{-2}6d65\n");
+    snprintf(dbp, sizeof dbp, "%s/t.ndb", tmpdir);
+    const char *paths[] = {dbp};
+    bw_load_opts_t o = {.cache_dir = cache, .note = note_cb};
+    bw_engine_t *e = NULL;
+    char err[512];
+    CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
+    if (!e) return;
+    snprintf(path, sizeof path, "%s/%s.bwdb", cache, bw_engine_info(e)->source_hash);
+    bw_engine_unref(e);
+    CHECK(chmod(path, 0664) == 0);
+    g_note[0] = 0;
+    CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
+    if (!e) return;
+    CHECK_EQ(bw_engine_info(e)->from_cache, 0);
+    CHECK(strstr(g_note, "writable by its group") != NULL);
+    CHECK_EQ(scan_str(e, "trust.me", NULL), BW_INFECTED);
+    bw_engine_unref(e);
+    CHECK(chmod(cache, 0777) == 0);
+    g_note[0] = 0;
+    CHECK(bw_engine_load(paths, 1, &o, &e, err, sizeof err) == BW_OK);
+    if (!e) return;
+    CHECK_EQ(bw_engine_info(e)->from_cache, 0);
+    CHECK(strstr(g_note, "is writable by everyone") != NULL);
     bw_engine_unref(e);
 }
 
