@@ -543,7 +543,7 @@ size_t bw_http_boundaries(const bw_http_msg_t *m, bw_icap_str_t *out, int *ext, 
                 *ambiguous = 1;
                 break;
             }
-            int is_ext = name.n > 9 && eq_ci(name.p, 9, "boundary*");
+            int is_ext = name.n >= 9 && eq_ci(name.p, 9, "boundary*");
             if (!is_ext && !eq_ci(name.p, name.n, "boundary")) {
                 if (name.n > 8 && eq_ci(name.p, 8, "boundary"))
                     *ambiguous = 1; /* boundary*0=... continuations: not followed */
