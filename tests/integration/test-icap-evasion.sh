@@ -274,6 +274,7 @@ bw_write_conf "$TMP/main.conf" "$P"
 if bw_start "$TMP/main.conf" "$TMP/main.log" "$P"; then
     ev "$P" "$TMP/report-$P.log" main
     check "bulwarkd stops cleanly after the evasion cases" bw_stop
+    bw_log_clean evasion "$TMP/main.log"
 else
     notok "bulwarkd starts with the shipped defaults"
 fi
@@ -283,6 +284,7 @@ bw_write_conf "$TMP/partial.conf" "$P" "icapserver.filter.BlockPartialExecutable
 if bw_start "$TMP/partial.conf" "$TMP/partial.log" "$P"; then
     ev "$P" "$TMP/report-$P.log" partial
     check "bulwarkd (BlockPartialExecutables = yes) stops cleanly" bw_stop
+    bw_log_clean "evasion (BlockPartialExecutables)" "$TMP/partial.log"
 else
     notok "bulwarkd starts with BlockPartialExecutables = yes"
 fi
