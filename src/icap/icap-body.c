@@ -54,6 +54,9 @@ struct bw_icap_body {
     bw_scan_t *raw;         /* the raw bytes, beside a decoded or split reading */
     int raw_counts;         /* its verdict is merged at the end (an upload) */
     unsigned noted;         /* NOTE_* already added to the verdict */
+    int sniffing;           /* an upload: its first line may name a boundary */
+    char sniff[BW_MP_BOUNDARY_MAX + 64];
+    size_t sniff_len;
 };
 
 /* One splitter and the scans of its current part. */
@@ -66,7 +69,7 @@ struct split {
     bw_cte_dec_t cte;
     char part_name[1100];
     split_t *child;         /* a multipart part, split again */
-    int child_on;
+    int sniffed;            /* the boundary came from the body, not the headers */
 };
 
 enum { NOTE_MP_AMBIG = 1, NOTE_MP_TRUNC = 2, NOTE_MP_HEAD = 4 };
@@ -268,8 +271,8 @@ static void begin_part(split_t *s, const bw_mp_part_t *p)
         if (amb || nb > 1)
             note_once(b, NOTE_MP_AMBIG, BW_CORRUPTED,
                       "Broken.Multipart: ambiguous boundary (whole body scanned too)");
-        if (nb)
-            s->child = split_new(b, s->depth + 1, bnd[0].p, bnd[0].n, ext[0]);
+        if (nb && (s->child = split_new(b, s->depth + 1, bnd[0].p, bnd[0].n, ext[0])))
+            s->child->sniffed = s->sniffed;
     }
 }
 
@@ -308,7 +311,7 @@ static int on_part(void *ud, const bw_mp_event_t *ev)
     case BW_MP_END:
         /* Every byte was scanned, but not as the parts the origin will see:
          * say so rather than pass it as plainly clean. */
-        if (ev->truncated || ev->error)
+        if ((ev->truncated || ev->error) && !s->sniffed)
             note_once(b, NOTE_MP_TRUNC, BW_CORRUPTED,
                       ev->error ? "Broken.Multipart: malformed part headers"
                                 : "Broken.Multipart: no close delimiter");
@@ -333,10 +336,55 @@ static int setup_multipart(bw_icap_body_t *b, const bw_http_msg_t *msg)
         else
             amb = 1; /* a boundary we cannot follow (too long, CR/LF) */
     }
-    if (amb || nb > 1 || msg->dropped)
+    if (nb && (amb || nb > 1 || msg->dropped))
         note_once(b, NOTE_MP_AMBIG, BW_CORRUPTED,
                   "Broken.Multipart: ambiguous boundary (whole body scanned too)");
     return b->nsplit ? BW_OK : BW_DECLINED;
+}
+
+/* The body's first line, held until its LF: "--" and a plausible boundary
+ * there (RFC 2046 bchars, no blank) that no header named starts one more
+ * split.  So a boundary the headers hide (past the 256th header, in a
+ * parameter we could not parse) is still followed, as browsers always open
+ * the body with the first delimiter.  A split found this way reports no
+ * malformation of its own: the body may just be a file that starts "--". */
+static void sniff_feed(bw_icap_body_t *b, const char *p, size_t n)
+{
+    size_t room = sizeof b->sniff - b->sniff_len, k = n < room ? n : room;
+    memcpy(b->sniff + b->sniff_len, p, k);
+    b->sniff_len += k;
+    const char *lf = memchr(b->sniff, '\n', b->sniff_len);
+    if (!lf && b->sniff_len < sizeof b->sniff)
+        return;
+    b->sniffing = 0;
+    if (!lf || b->sniff_len < 3 || b->sniff[0] != '-' || b->sniff[1] != '-')
+        return;
+    size_t e = (size_t)(lf - b->sniff);
+    while (e > 2 && (b->sniff[e - 1] == '\r' || b->sniff[e - 1] == ' ' || b->sniff[e - 1] == '\t'))
+        e--;
+    const char *bnd = b->sniff + 2;
+    size_t bl = e - 2;
+    if (bl == 0 || bl > BW_MP_BOUNDARY_MAX || b->nsplit == MP_CANDS)
+        return;
+    for (size_t i = 0; i < bl; i++)
+        if (!strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=?",
+                    bnd[i]))
+            return;
+    for (size_t i = 0; i < b->nsplit; i++)
+        if (b->splits[i]->mp.patlen == bl + 4 && !memcmp(b->splits[i]->mp.pat + 4, bnd, bl))
+            return; /* a header named it: already split */
+    split_t *sp = split_new(b, 0, bnd, bl, 0);
+    if (!sp)
+        return;
+    sp->sniffed = 1;
+    b->splits[b->nsplit++] = sp;
+    if (b->nsplit > 1)
+        note_once(b, NOTE_MP_AMBIG, BW_CORRUPTED,
+                  "Broken.Multipart: ambiguous boundary (whole body scanned too)");
+    /* the new split has seen nothing yet: the held bytes, then this feed's rest */
+    bw_mp_feed(&sp->mp, b->sniff, b->sniff_len, on_part, sp);
+    if (k < n && !b->decided)
+        bw_mp_feed(&sp->mp, p + k, n - k, on_part, sp);
 }
 
 bw_icap_body_t *bw_icap_body_new(const bw_engine_t *e, const bw_limits_t *lim, int is_upload,
@@ -355,6 +403,7 @@ bw_icap_body_t *bw_icap_body_new(const bw_engine_t *e, const bw_limits_t *lim, i
          * the whole body is scanned too, as one object. */
         b->raw = bw_scan_begin(e, lim, "(whole body)");
         b->raw_counts = 1;
+        b->sniffing = 1;
         if (!b->raw) {
             bw_icap_body_free(b);
             return NULL;
@@ -376,6 +425,7 @@ bw_icap_body_t *bw_icap_body_new(const bw_engine_t *e, const bw_limits_t *lim, i
     if (b->decoding)
         b->raw = bw_scan_begin(e, lim, b->name);
     b->raw_counts = is_upload; /* an origin stores an upload as it crossed */
+    b->sniffing = is_upload;
     if (!b->scan || (b->decoding && !b->raw)) {
         bw_icap_body_free(b);
         return NULL;
@@ -398,14 +448,18 @@ int bw_icap_body_feed(bw_icap_body_t *b, const char *p, size_t n)
     feed_scan(b, &b->raw, p, n, b->multipart ? "(whole body)" : NULL);
     if (b->decided)
         return BW_DONE;
-    if (b->multipart) {
-        for (size_t i = 0; i < b->nsplit && !b->decided; i++)
-            bw_mp_feed(&b->splits[i]->mp, p, n, on_part, b->splits[i]);
-    } else if (b->decoding) {
-        if (!b->dec_result)
-            b->dec_result = bw_hdec_feed(&b->dec, p, n, on_decoded, b);
-    } else if (b->scan && bw_scan_feed(b->scan, p, n) == BW_DONE) {
-        b->decided = 1;
+    size_t nsplit = b->nsplit; /* a split the sniff adds is fed by it */
+    for (size_t i = 0; i < nsplit && !b->decided; i++)
+        bw_mp_feed(&b->splits[i]->mp, p, n, on_part, b->splits[i]);
+    if (b->sniffing && !b->decided)
+        sniff_feed(b, p, n);
+    if (!b->decided && !b->multipart) {
+        if (b->decoding) {
+            if (!b->dec_result)
+                b->dec_result = bw_hdec_feed(&b->dec, p, n, on_decoded, b);
+        } else if (b->scan && bw_scan_feed(b->scan, p, n) == BW_DONE) {
+            b->decided = 1;
+        }
     }
     return b->decided ? BW_DONE : BW_OK;
 }
@@ -444,12 +498,12 @@ static void finish_single(bw_icap_body_t *b)
 
 int bw_icap_body_finish(bw_icap_body_t *b, bw_verdict_t *out)
 {
+    for (size_t i = 0; i < b->nsplit; i++) {
+        if (!b->decided)
+            bw_mp_finish(&b->splits[i]->mp, on_part, b->splits[i]);
+        close_part(b->splits[i], 0);
+    }
     if (b->multipart) {
-        for (size_t i = 0; i < b->nsplit; i++) {
-            if (!b->decided)
-                bw_mp_finish(&b->splits[i]->mp, on_part, b->splits[i]);
-            close_part(b->splits[i], 0);
-        }
         if (!b->decided)
             end_scan(b, &b->raw, "(whole body)", 0);
     } else {

@@ -192,6 +192,17 @@ def main_cases():
     mp("multipart nested two levels deep", [b"Content-Type: multipart/form-data; boundary=outer"],
        form(b"outer", part_headers=b'Content-Disposition: form-data; name="files"\r\n'
                                    b"Content-Type: multipart/mixed; boundary=i2\r\n", data=nested2))
+    # the boundary taken from the body's first line when the headers hide it
+    mp("a boundary whose quote is never closed (taken from the body)",
+       [b'Content-Type: multipart/form-data; boundary="UQ'], form(b"UQ"))
+    mp("a multipart body labelled text/plain (boundary taken from the body)",
+       [b"Content-Type: text/plain"], form(b"----WebKitFormBoundary7MA4YWxkTrZu0gW"))
+    mp("a header naming one boundary, the body using another",
+       [b"Content-Type: multipart/form-data; boundary=HDR"], form(b"BODY"))
+    a = post("http://upload.test/up", [b"Content-Type: application/sql"],
+             b"-- a SQL script\r\nselect 1;\r\n")
+    ok(passed(a) and " CLEAN " in report_tail(),
+       "multipart control: an upload that merely starts with '--' passes CLEAN", report_tail())
     a = post("http://upload.test/form", [b"Content-Type: multipart/form-data; boundary=ok"],
              form(b"ok", data=b"just a clean file"))
     ok(passed(a) and "CLEAN" in report_tail(), "multipart control: a clean form passes CLEAN", report_tail())
@@ -244,6 +255,9 @@ def main_cases():
        tail)
     a = post("http://upload.test/up", many[:280], EICAR)
     ok(blocked(a), "headers: a REQMOD with 280 headers is scanned", a[:300])
+    a = post("http://upload.test/form", many[:280] + [b"Content-Type: multipart/form-data; boundary=Far"],
+             form(b"Far"))
+    ok(blocked(a), "headers: a multipart boundary named only past header 256 is still followed", a[:300])
 
 
 def partial_policy_cases():
