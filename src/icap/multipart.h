@@ -11,15 +11,17 @@
  *
  * Output is a stream of events through a callback.  Nothing is dropped
  * unscanned: the preamble (before the first delimiter) and the epilogue (after
- * the close delimiter) come as pseudo-parts of their own kind, and after an
- * error (a header block too big) every remaining byte still comes as data of
- * a RAW pseudo-part.  Delimiter CRLFs, delimiter lines and header blocks are
- * not data; transport padding after the close delimiter is dropped.
+ * the close delimiter) come as pseudo-parts of their own kind.  Delimiter
+ * CRLFs, delimiter lines and header blocks are not data; transport padding
+ * after the close delimiter is dropped.
  *
- * Leniency, chosen so that what we split matches what origins accept: a bare
- * LF works where CRLF is due, blanks may pad a delimiter line, a header line
- * without a colon is ignored.  A "--boundary" followed by anything else on
- * its line is not a delimiter (it stays data).
+ * Leniency, chosen so that what we split matches what origins accept (an
+ * attacker picks whatever an origin takes and we do not): a bare LF works
+ * where CRLF is due, blanks of any length pad a delimiter line, boundaries
+ * up to 4 KiB, a header block of any size (its lines are parsed as they
+ * come and dropped once the buffer is full), a header line without a colon
+ * is ignored.  A "--boundary" followed by anything else on its line is not
+ * a delimiter (it stays data).
  */
 #ifndef BW_ICAP_MULTIPART_H
 #define BW_ICAP_MULTIPART_H
