@@ -204,7 +204,9 @@ int bw_http_parse_head(const char *buf, size_t len, int is_response, bw_http_msg
 {
     memset(m, 0, offsetof(bw_http_msg_t, headers));
     m->nheaders = 0;
+    m->dropped = 0;
     m->head_len = 0;
+    int last_dropped = 0; /* a fold after a dropped line belongs to it */
     m->is_response = is_response;
     /* A bound on the block keeps the int return and the caller's buffer sane. */
     size_t lim = len < BW_ICAP_MAX_ENCAP_HDRS ? len : BW_ICAP_MAX_ENCAP_HDRS;
@@ -223,17 +225,29 @@ int bw_http_parse_head(const char *buf, size_t len, int is_response, bw_http_msg
             return (int)next;
         }
         if (is_ows((unsigned char)buf[pos])) {
-            if (fold_line(buf, pos, eol, m, err) != BW_OK)
+            if (last_dropped) {
+                for (size_t k = pos; k < eol; k++)
+                    if (!is_fchar((unsigned char)buf[k]))
+                        return fail(err, k, "control character in header value");
+            } else if (fold_line(buf, pos, eol, m, err) != BW_OK) {
                 return BW_ERR;
+            }
         } else {
-            if (m->nheaders >= BW_HTTP_MAX_HEADERS)
-                return fail(err, pos, "too many HTTP headers");
+            /* Past the table a line is still checked, then counted: refusing
+             * the message would have the client bypass us (Squid's
+             * bypass=on), so the caller scans it knowing headers are missing. */
+            bw_icap_header_t scratch;
+            last_dropped = m->nheaders >= BW_HTTP_MAX_HEADERS;
             size_t off;
             const char *why;
-            if (bw_http_parse_header_line(buf, pos, eol, BW_HDR_LENIENT, &m->headers[m->nheaders],
+            if (bw_http_parse_header_line(buf, pos, eol, BW_HDR_LENIENT,
+                                          last_dropped ? &scratch : &m->headers[m->nheaders],
                                           &off, &why) != BW_OK)
                 return fail(err, off, why);
-            m->nheaders++;
+            if (last_dropped)
+                m->dropped++;
+            else
+                m->nheaders++;
         }
         pos = next;
     }
@@ -451,4 +465,130 @@ int bw_http_content_encoding(const bw_http_msg_t *m, bw_http_coding_t *out, size
         }
     }
     return BW_OK;
+}
+
+/* Cuts one parameter "name=value" of a Content-Type value at v.p[*i] (just
+ * after a ';').  Quoted values are returned without their quotes (escapes
+ * kept).  Returns 0 at the end, -1 on an unterminated quote. */
+static int next_param(bw_icap_str_t v, size_t *pi, bw_icap_str_t *name, bw_icap_str_t *val)
+{
+    size_t i = *pi;
+    while (i < v.n && (is_blank((unsigned char)v.p[i]) || v.p[i] == ';'))
+        i++;
+    if (i >= v.n)
+        return 0;
+    size_t ns = i;
+    while (i < v.n && v.p[i] != '=' && v.p[i] != ';')
+        i++;
+    size_t ne = i;
+    while (ne > ns && is_blank((unsigned char)v.p[ne - 1]))
+        ne--;
+    name->p = v.p + ns;
+    name->n = ne - ns;
+    val->p = v.p + i;
+    val->n = 0;
+    if (i < v.n && v.p[i] == '=') {
+        i++;
+        while (i < v.n && is_blank((unsigned char)v.p[i]))
+            i++;
+        if (i < v.n && v.p[i] == '"') {
+            size_t vs = ++i;
+            while (i < v.n && v.p[i] != '"')
+                i += v.p[i] == '\\' ? 2 : 1;
+            if (i >= v.n) {
+                *pi = v.n;
+                return -1;
+            }
+            val->p = v.p + vs;
+            val->n = i - vs;
+            i++;
+        } else {
+            size_t vs = i;
+            while (i < v.n && v.p[i] != ';' && !is_blank((unsigned char)v.p[i]))
+                i++;
+            val->p = v.p + vs;
+            val->n = i - vs;
+        }
+    }
+    while (i < v.n && v.p[i] != ';') /* junk after the value: skipped */
+        i++;
+    *pi = i;
+    return 1;
+}
+
+size_t bw_http_boundaries(const bw_http_msg_t *m, bw_icap_str_t *out, int *ext, size_t max,
+                          int *ambiguous)
+{
+    size_t n = 0;
+    int first = -1;
+    *ambiguous = 0;
+    for (int h = bw_hdr_find(m->headers, m->nheaders, "Content-Type", 0); h >= 0;
+         h = bw_hdr_find(m->headers, m->nheaders, "Content-Type", (size_t)h + 1)) {
+        bw_icap_str_t v = m->headers[h].value;
+        if (first < 0)
+            first = h;
+        else if (v.n != m->headers[first].value.n || memcmp(v.p, m->headers[first].value.p, v.n))
+            *ambiguous = 1;
+        size_t i = 0;
+        while (i < v.n && is_blank((unsigned char)v.p[i]))
+            i++;
+        if (v.n - i < 10 || !eq_ci(v.p + i, 10, "multipart/"))
+            continue;
+        while (i < v.n && v.p[i] != ';')
+            i++;
+        int seen = 0, rc;
+        bw_icap_str_t name, val;
+        while ((rc = next_param(v, &i, &name, &val)) != 0) {
+            if (rc < 0) {
+                *ambiguous = 1;
+                break;
+            }
+            int is_ext = name.n >= 9 && eq_ci(name.p, 9, "boundary*");
+            if (!is_ext && !eq_ci(name.p, name.n, "boundary")) {
+                if (name.n > 8 && eq_ci(name.p, 8, "boundary"))
+                    *ambiguous = 1; /* boundary*0=... continuations: not followed */
+                continue;
+            }
+            if (is_ext && name.n != 9)
+                *ambiguous = 1;
+            if (is_ext || seen++)
+                *ambiguous = 1;
+            if (val.n == 0)
+                continue;
+            size_t k = 0;
+            while (k < n && !(out[k].n == val.n && !memcmp(out[k].p, val.p, val.n) &&
+                              ext[k] == is_ext))
+                k++;
+            if (k < n)
+                continue;
+            if (n == max) {
+                *ambiguous = 1;
+                continue;
+            }
+            out[n] = val;
+            ext[n++] = is_ext;
+        }
+    }
+    return n;
+}
+
+int bw_http_is_attachment(const bw_http_msg_t *m)
+{
+    for (int h = bw_hdr_find(m->headers, m->nheaders, "Content-Disposition", 0); h >= 0;
+         h = bw_hdr_find(m->headers, m->nheaders, "Content-Disposition", (size_t)h + 1)) {
+        bw_icap_str_t v = m->headers[h].value;
+        size_t i = 0;
+        while (i < v.n && is_blank((unsigned char)v.p[i]))
+            i++;
+        size_t e = i;
+        while (e < v.n && v.p[e] != ';' && !is_blank((unsigned char)v.p[e]))
+            e++;
+        if (eq_ci(v.p + i, e - i, "attachment"))
+            return 1;
+        bw_icap_str_t name, val;
+        while (next_param(v, &e, &name, &val) > 0)
+            if (name.n >= 8 && eq_ci(name.p, 8, "filename"))
+                return 1;
+    }
+    return 0;
 }

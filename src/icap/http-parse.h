@@ -28,6 +28,7 @@ typedef struct bw_http_msg {
     bw_icap_str_t reason;  /* response: may be empty */
     bw_icap_header_t headers[BW_HTTP_MAX_HEADERS];
     size_t nheaders;
+    size_t dropped;  /* header lines past BW_HTTP_MAX_HEADERS: checked, not kept */
     size_t head_len; /* start line + headers + the empty line */
 } bw_http_msg_t;
 
@@ -46,7 +47,10 @@ int bw_http_parse_header_line(const char *buf, size_t start, size_t eol, int pol
 int bw_http_find_line(const char *buf, size_t limit, size_t start, size_t *eol, size_t *next);
 
 /* Parses an HTTP request head (is_response = 0) or response head (1):
- * returns its length (> 0), BW_AGAIN, or BW_ERR with *err (status 400). */
+ * returns its length (> 0), BW_AGAIN, or BW_ERR with *err (status 400).
+ * Header lines past BW_HTTP_MAX_HEADERS are checked but not kept: m->dropped
+ * counts them, and a caller must then not trust what the kept ones say
+ * (a later Content-Type may contradict them). */
 int bw_http_parse_head(const char *buf, size_t len, int is_response, bw_http_msg_t *m,
                        bw_icap_perr_t *err);
 
@@ -69,6 +73,20 @@ int bw_http_content_length(const bw_http_msg_t *m, uint64_t *out);
  * (empty when there is none).  BW_OK, BW_DECLINED when absent, BW_ERR when
  * malformed (an empty or backslash-escaped boundary, unterminated quotes). */
 int bw_http_content_type(const bw_http_msg_t *m, bw_icap_str_t *type, bw_icap_str_t *boundary);
+
+/* Every boundary a multipart parser could take from the message: the
+ * boundary= and boundary*= (RFC 2231) parameters of every Content-Type header
+ * whose type is multipart/..., distinct values only, at most max.  ext[i] is
+ * 1 for a boundary*= value, still encoded (charset'lang'pct-encoded).
+ * *ambiguous is set when the choice is not clear-cut: Content-Type headers
+ * that differ, a repeated or extended boundary parameter, more candidates
+ * than max, or an unterminated quote.  Returns the number stored. */
+size_t bw_http_boundaries(const bw_http_msg_t *m, bw_icap_str_t *out, int *ext, size_t max,
+                          int *ambiguous);
+
+/* 1 when the message carries Content-Disposition: attachment (or a
+ * filename parameter): the object is a download, whatever its type. */
+int bw_http_is_attachment(const bw_http_msg_t *m);
 
 typedef enum bw_http_coding {
     BW_HTTP_CE_GZIP = 1, /* gzip, x-gzip */

@@ -56,9 +56,9 @@ static void free_regex(const bw_conf_key_t *key, void *dst)
     "^application/(vnd\\.apple\\.mpegurl|x-mpegurl|vnd\\.ms\\.wms-hdr\\.asfv1|x-mms-framed)$\n" \
     "^video/(mp2t|x-ms-asf)$"
 #define STREAM_URL_DEFAULT \
-    "\\.m3u8(\\?|$)\n" \
-    "^https?://[^/]*/;stream(\\.nsv|\\.mp3)?$\n" \
-    "^https?://[^/]*(icecast|shoutcast|radio)[^/]*/[^?]*(stream|live)[^/]*$"
+    "^[^?#]*\\.m3u8([?#]|$)\n" \
+    "^https?://[^/?#]*/;stream(\\.nsv|\\.mp3)?$\n" \
+    "^https?://[^/?#]*(icecast|shoutcast|radio)[^/?#]*/[^?#]*(stream|live)[^/?#]*([?#]|$)"
 
 /* TLS listeners need a certificate and its key.  Whether the files load is
  * checked when the daemon builds its TLS context (bw_icap_tls_ctx_new), not
@@ -131,6 +131,10 @@ static const bw_conf_key_t keys[] = {
     {"icapserver.filter", "ExcludeURL", BW_CONF_CUSTOM, BW_CONF_REPEATABLE | BW_CONF_GROUPABLE,
      STREAM_URL_DEFAULT, 0, 0, OFF(exclude_url), NULL, parse_regex, free_regex, sizeof(char *), NULL,
      "objects whose URL matches (POSIX ERE, repeatable) are not scanned: 204 from the preview"},
+    {"icapserver.filter", "BlockPartialExecutables", BW_CONF_BOOL, BW_CONF_GROUPABLE, "no", 0, 0,
+     OFF(block_partial_exec), NULL, NULL, NULL, 0, NULL,
+     "a 206 Partial Content response whose URL or Content-Type names an executable gets a "
+     "SUSPICIOUS finding (SuspiciousAction decides); every 206 is scanned and noted either way"},
     ACTION("InfectedAction", infected_action, "deny", "action for INFECTED objects"),
     ACTION("SuspiciousAction", suspicious_action, "deny", "action for SUSPICIOUS objects"),
     ACTION("WarningAction", warning_action, "deny", "action for WARNING objects"),

@@ -36,6 +36,7 @@ typedef struct bw_icap_conf {
     uint64_t max_req_length;
     bw_conf_list_t exclude_mime;   /* char * items: POSIX ERE on the Content-Type */
     bw_conf_list_t exclude_url;    /* char * items: POSIX ERE on the URL */
+    bool block_partial_exec;       /* a 206 fragment of an executable is SUSPICIOUS */
     /* [icapserver.actions] */
     int infected_action, suspicious_action, warning_action, protected_action;
     int corrupted_action, error_action, cured_action, maxreqlength_action, timeout_action;

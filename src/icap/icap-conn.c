@@ -22,6 +22,7 @@
 #include "engine/spool.h"
 #include "icap/icap-body.h"
 #include "icap/icap-parse.h"
+#include "icap/icap-policy.h"
 #include "icap/icap-tls.h"
 
 static void process_input(conn_t *c);
@@ -558,11 +559,8 @@ static void step_encap(conn_t *c)
         return;
     }
     const bw_http_msg_t *msg = bw_conn_body_msg(c);
-    char ctype[256] = "";
-    int ct = msg ? bw_hdr_find(msg->headers, msg->nheaders, "Content-Type", 0) : -1;
-    if (ct >= 0)
-        copy_str(ctype, sizeof ctype, msg->headers[ct].value);
-    if (bw_icap_excluded(c->w->env, c->ic, ct >= 0 ? ctype : NULL, c->url[0] ? c->url : NULL)) {
+    if (bw_icap_header_policy(c->w->env, c->ic, msg, c->method != BW_ICAP_REQMOD,
+                              c->url[0] ? c->url : NULL, c->body)) {
         /* Excluded: nothing is scanned, and with a preview the 204 comes
          * before the rest of the body crosses the wire. */
         c->excluded = 1;

@@ -39,7 +39,10 @@ static int emit(run_t *r, bw_mp_event_t *ev)
 static int open_part(run_t *r, bw_mp_kind_t kind, uint64_t off, const char *head, size_t head_len)
 {
     bw_mp_t *m = r->m;
-    memset(&m->part, 0, sizeof(m->part));
+    /* A real part's headers were parsed (in part) while its block came in. */
+    if (kind != BW_MP_KIND_PART)
+        memset(&m->part, 0, sizeof(m->part));
+    m->part.size = 0;
     m->part.kind = kind;
     m->part.index = kind == BW_MP_KIND_PART ? m->nparts++ : m->nparts;
     m->part.offset = off;
@@ -96,6 +99,49 @@ static void reset_match(bw_mp_t *m)
     m->npad = 0;
 }
 
+/* Held padding, rebuilt from its runs. */
+static int emit_pad(run_t *r, const void *runs, size_t nruns, uint64_t off)
+{
+    static const char sp[64] = "                                                                ";
+    static const char tb[64] = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+                               "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
+    const struct { char c; uint32_t n; } *run = runs;
+    for (size_t i = 0; i < nruns; i++) {
+        uint32_t left = run[i].n;
+        while (left) {
+            size_t k = left < 64 ? left : 64;
+            if (emit_data(r, run[i].c == ' ' ? sp : tb, k, off) < 0)
+                return -1;
+            off += k;
+            left -= (uint32_t)k;
+        }
+    }
+    return 0;
+}
+
+static uint64_t pad_len(const bw_mp_t *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->npad; i++)
+        n += m->pad[i].n;
+    return n;
+}
+
+/* Adds a blank to the held padding; 0 when there are too many runs (the
+ * line is then not taken for a delimiter). */
+static int add_pad(bw_mp_t *m, char c)
+{
+    if (m->npad && m->pad[m->npad - 1].c == c && m->pad[m->npad - 1].n < UINT32_MAX) {
+        m->pad[m->npad - 1].n++;
+        return 1;
+    }
+    if (m->npad == BW_MP_PAD_RUNS)
+        return 0;
+    m->pad[m->npad].c = c;
+    m->pad[m->npad++].n = 1;
+    return 1;
+}
+
 /* A would-be delimiter turned out to be data: hand the held bytes over.
  * They are pat[s .. 1+k) (CR, LF, "--", boundary prefix; the virtual ones
  * left out), then what followed a full boundary. */
@@ -107,8 +153,9 @@ static int flush_held(run_t *r)
     uint64_t off = m->hold_off;
     int after = m->after;
     size_t npad = m->npad;
-    char pad[BW_MP_PAD_MAX];
-    memcpy(pad, m->pad, npad);
+    uint64_t plen = pad_len(m);
+    struct { char c; uint32_t n; } pad[BW_MP_PAD_RUNS];
+    memcpy(pad, m->pad, npad * sizeof pad[0]);
     reset_match(m);
     if (emit_data(r, m->pat + s, n, off) < 0)
         return -1;
@@ -118,10 +165,10 @@ static int flush_held(run_t *r)
     if (after >= 3) {
         /* pad is a local copy: the callback sees stable bytes even though
          * m->pad is reset */
-        if (emit_data(r, pad, npad, off) < 0)
+        if (emit_pad(r, pad, npad, off) < 0)
             return -1;
         if (after == 4)
-            return emit_data(r, "\r", 1, off + npad);
+            return emit_data(r, "\r", 1, off + plen);
     }
     return 0;
 }
@@ -144,7 +191,7 @@ static int scan_data(run_t *r, const char *p, size_t n, size_t *pi, int *close)
                 if (c == '-')
                     m->after = 2;
                 else if (c == ' ' || c == '\t')
-                    m->pad[m->npad++] = c, m->after = 3;
+                    add_pad(m, c), m->after = 3;
                 else if (c == '\r')
                     m->after = 4;
                 break;
@@ -157,8 +204,9 @@ static int scan_data(run_t *r, const char *p, size_t n, size_t *pi, int *close)
                 }
                 break;
             case 3:
-                if ((c == ' ' || c == '\t') && m->npad < BW_MP_PAD_MAX)
-                    ok = 1, m->pad[m->npad++] = c;
+                /* RFC 2046 transport padding has no length limit */
+                if ((c == ' ' || c == '\t') && add_pad(m, c))
+                    ok = 1;
                 else if (c == '\r')
                     ok = 1, m->after = 4;
                 else
@@ -371,8 +419,13 @@ static void parse_headers(bw_mp_part_t *pt, const char *h, size_t n)
             size_t vn = e - colon - 1;
             if (name_is(h + i, ne - i, "content-disposition"))
                 parse_disposition(pt, v, vn);
-            else if (name_is(h + i, ne - i, "content-type"))
+            else if (name_is(h + i, ne - i, "content-type")) {
+                char prev[sizeof pt->ctype];
+                memcpy(prev, pt->ctype, sizeof prev);
                 copy_trim(pt->ctype, sizeof(pt->ctype), v, vn);
+                if (prev[0] && strcmp(prev, pt->ctype))
+                    pt->ctype_twice = 1;
+            }
             else if (name_is(h + i, ne - i, "content-transfer-encoding"))
                 copy_trim(pt->cte, sizeof(pt->cte), v, vn);
         }
@@ -396,6 +449,8 @@ static int after_delimiter(run_t *r, int close)
     if (end_part(r, 0) < 0)
         return -1;
     m->headlen = m->line_start = 0;
+    m->line_over = 0;
+    memset(&m->part, 0, sizeof(m->part)); /* the next header block fills it */
     if (close) {
         m->close_seen = 1;
         m->state = ST_CLOSE_LINE;
@@ -403,19 +458,6 @@ static int after_delimiter(run_t *r, int close)
         m->state = ST_HEADERS;
     }
     return 0;
-}
-
-/* The header block could not be kept: report, then pass everything on as
- * RAW data so that nothing goes unscanned. */
-static int to_raw(run_t *r, const char *reason)
-{
-    bw_mp_t *m = r->m;
-    bw_mp_event_t ev = {.type = BW_MP_ERROR, .offset = m->head_off, .reason = reason};
-    m->error = 1;
-    m->state = ST_RAW;
-    if (emit(r, &ev) < 0)
-        return -1;
-    return emit_data(r, m->head, m->headlen, m->head_off);
 }
 
 /* Collects a header block.  Returns 1 when it ended (state changed), 0 when
@@ -430,9 +472,26 @@ static int scan_headers(run_t *r, const char *p, size_t n, size_t *pi)
             m->head_off = m->off + i;
         const char *lf = memchr(p + i, '\n', n - i);
         size_t e = lf ? (size_t)(lf - p) + 1 : n;
-        if (m->headlen + (e - i) > BW_MP_HEAD_MAX) {
-            *pi = i;
-            return to_raw(r, "part header block too big") < 0 ? -1 : 1;
+        if (!m->line_over && m->headlen + (e - i) > BW_MP_HEAD_MAX && m->line_start) {
+            /* A big block: its complete lines are parsed now and dropped,
+             * so the part is still followed (an origin has no such limit). */
+            parse_headers(&m->part, m->head, m->line_start);
+            memmove(m->head, m->head + m->line_start, m->headlen - m->line_start);
+            m->headlen -= m->line_start;
+            m->line_start = 0;
+            m->part.head_cut = 1;
+        }
+        if (m->line_over || m->headlen + (e - i) > BW_MP_HEAD_MAX) {
+            /* One line longer than the buffer: not a blank line nor a
+             * delimiter, and too long to be a header we read; dropped. */
+            m->line_over = 1;
+            m->part.head_cut = 1;
+            i = e;
+            if (lf) {
+                m->line_over = 0;
+                m->headlen = m->line_start;
+            }
+            continue;
         }
         memcpy(m->head + m->headlen, p + i, e - i);
         m->headlen += e - i;
@@ -463,6 +522,7 @@ static int scan_headers(run_t *r, const char *p, size_t n, size_t *pi)
                 if (begin_real_part(r, m->line_start, m->off + i) < 0 || end_part(r, 0) < 0)
                     return -1;
                 m->headlen = m->line_start = 0;
+                memset(&m->part, 0, sizeof(m->part));
                 if (close) { /* the rest of the close line was padding */
                     m->close_seen = 1;
                     m->state = ST_EPILOGUE;
@@ -575,4 +635,144 @@ int bw_mp_finish(bw_mp_t *m, bw_mp_cb cb, void *ud)
     bw_mp_event_t ev = {.type = BW_MP_END, .truncated = !m->close_seen, .error = m->error,
                         .nparts = m->nparts};
     return emit(&r, &ev) < 0 ? BW_DECLINED : BW_OK;
+}
+
+/* ---- Content-Transfer-Encoding ------------------------------------------- */
+
+bw_cte_t bw_cte_kind(const char *v)
+{
+    while (is_blank(*v))
+        v++;
+    size_t n = strlen(v);
+    while (n && is_blank(v[n - 1]))
+        n--;
+    if (n == 0 || name_is(v, n, "7bit") || name_is(v, n, "8bit") || name_is(v, n, "binary"))
+        return BW_CTE_NONE;
+    if (name_is(v, n, "base64"))
+        return BW_CTE_BASE64;
+    if (name_is(v, n, "quoted-printable"))
+        return BW_CTE_QP;
+    return BW_CTE_OTHER;
+}
+
+void bw_cte_init(bw_cte_dec_t *d, bw_cte_t kind)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = kind;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62; /* '-' and '_': the URL-safe alphabet, which decoders take too */
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Flushes a base64 quantum cut by '=' or the end: 2 sextets give 1 byte, 3 give 2. */
+static size_t b64_flush(bw_cte_dec_t *d, char *out)
+{
+    size_t o = 0;
+    if (d->nacc >= 2)
+        out[o++] = (char)(d->acc >> (6 * d->nacc - 8));
+    if (d->nacc >= 3)
+        out[o++] = (char)(d->acc >> (6 * d->nacc - 16));
+    d->acc = 0;
+    d->nacc = 0;
+    return o;
+}
+
+size_t bw_cte_feed(bw_cte_dec_t *d, const char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    if (d->kind == BW_CTE_BASE64) {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)in[i];
+            int v = b64val(c);
+            if (v < 0) {
+                /* '=' ends a quantum; a decoder that goes on after it
+                 * (concatenated base64) is what the lenient ones do */
+                if (c == '=')
+                    o += b64_flush(d, out + o);
+                else if (!is_blank((char)c))
+                    d->bad++;
+                continue;
+            }
+            d->acc = (d->acc << 6) | (uint32_t)v;
+            if (++d->nacc == 4) {
+                out[o++] = (char)(d->acc >> 16);
+                out[o++] = (char)(d->acc >> 8);
+                out[o++] = (char)d->acc;
+                d->acc = 0;
+                d->nacc = 0;
+            }
+        }
+        return o;
+    }
+    if (d->kind != BW_CTE_QP) {
+        memcpy(out, in, n);
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (!d->nacc) {
+            if (c == '=')
+                d->held[d->nacc++] = c;
+            else
+                out[o++] = c;
+            continue;
+        }
+        d->held[d->nacc++] = c;
+        /* held: "=" then up to two bytes */
+        if (d->nacc == 2 && (d->held[1] == '\n')) { /* "=\n": soft line break */
+            d->nacc = 0;
+            continue;
+        }
+        if (d->nacc == 2 && (d->held[1] == '\r' || hexval((unsigned char)d->held[1]) >= 0))
+            continue;
+        if (d->nacc == 3) {
+            if (d->held[1] == '\r' && d->held[2] == '\n') {
+                d->nacc = 0;
+                continue;
+            }
+            int h1 = hexval((unsigned char)d->held[1]), h2 = hexval((unsigned char)d->held[2]);
+            if (h1 >= 0 && h2 >= 0) {
+                out[o++] = (char)(h1 * 16 + h2);
+                d->nacc = 0;
+                continue;
+            }
+        }
+        /* not an escape: the '=' is kept, the rest is looked at again */
+        d->bad++;
+        out[o++] = '=';
+        int k = d->nacc;
+        d->nacc = 0;
+        for (int j = 1; j < k; j++) {
+            char b = d->held[j];
+            if (b == '=')
+                d->held[d->nacc++] = b;
+            else
+                out[o++] = b;
+        }
+    }
+    return o;
+}
+
+size_t bw_cte_end(bw_cte_dec_t *d, char *out)
+{
+    size_t o = 0;
+    if (d->kind == BW_CTE_BASE64)
+        return b64_flush(d, out);
+    if (d->kind == BW_CTE_QP)
+        for (int j = 0; j < d->nacc; j++)
+            out[o++] = d->held[j];
+    d->nacc = 0;
+    return o;
 }

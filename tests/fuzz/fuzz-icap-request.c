@@ -75,6 +75,17 @@ static void check_http(const char *p, size_t n, int resp)
     }
     if (bw_http_content_encoding(&m, c, 4, &nc) == BW_OK && nc > 4)
         abort();
+    bw_icap_str_t bnd[4];
+    int ext[4], amb;
+    size_t nb = bw_http_boundaries(&m, bnd, ext, 4, &amb);
+    if (nb > 4)
+        abort();
+    for (size_t i = 0; i < nb; i++) {
+        in_buf(bnd[i]);
+        if (!bnd[i].n || (ext[i] != 0 && ext[i] != 1))
+            abort();
+    }
+    (void)bw_http_is_attachment(&m);
 }
 
 static void body(const char *p, size_t n)

@@ -3,7 +3,9 @@
  * once whole and once in pieces of varying size; both runs must give the
  * same event stream (data hashed byte by byte, so slicing does not show),
  * every DATA slice must equal the body at its offset, slices come in order,
- * BEGIN/END pair up and END comes exactly once. */
+ * BEGIN/END pair up and END comes exactly once.  The body also goes through
+ * the base64 and quoted-printable part decoders, whole and in the same
+ * pieces: the outputs must agree and stay within their bound. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,35 @@ static uint64_t run(const uint8_t *bnd, size_t bl, const uint8_t *body, size_t l
     return s.hash;
 }
 
+/* Decodes body with kind in pieces of step (0: whole); returns a hash. */
+static uint64_t cte(bw_cte_t kind, const uint8_t *body, size_t len, size_t step)
+{
+    bw_cte_dec_t d;
+    static char out[65536 + 8];
+    uint64_t h = 14695981039346656037ull;
+    bw_cte_init(&d, kind);
+    size_t at = 0, k = 0;
+    while (at < len) {
+        size_t n = step ? 1 + (k++ * 7919 + step) % step : len - at;
+        if (n > len - at)
+            n = len - at;
+        if (n > 65536)
+            n = 65536;
+        size_t o = bw_cte_feed(&d, (const char *)body + at, n, out);
+        if (o > n + 3)
+            abort();
+        for (size_t i = 0; i < o; i++)
+            h = (h ^ (uint8_t)out[i]) * 1099511628211ull;
+        at += n;
+    }
+    size_t o = bw_cte_end(&d, out);
+    if (o > 3)
+        abort();
+    for (size_t i = 0; i < o; i++)
+        h = (h ^ (uint8_t)out[i]) * 1099511628211ull;
+    return h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -101,6 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t a = run(bnd, bl, body, len, 0);
     uint64_t b = run(bnd, bl, body, len, step);
     if (a != b)
+        abort();
+    if (cte(BW_CTE_BASE64, body, len, 0) != cte(BW_CTE_BASE64, body, len, step) ||
+        cte(BW_CTE_QP, body, len, 0) != cte(BW_CTE_QP, body, len, step))
         abort();
     return 0;
 }
