@@ -4,7 +4,9 @@
  *
  * Listening sockets are shared by every worker (opened once by the
  * supervisor); each worker polls them and accept4()s until EAGAIN, so an idle
- * worker takes the connection and a busy one loses the race.
+ * worker takes the connection and a busy one loses the race.  Accepting goes
+ * through core/accept.c: a worker holding MaxQueue connections pauses its
+ * listeners, and one out of descriptors backs off instead of spinning.
  *
  * Lifetime: the server counts its open listeners and connections (refs);
  * after bw_clamd_server_close() the last close callback, or the last job of
@@ -167,7 +169,7 @@ int bw_clamd_server_listen(bw_clamd_server_t *s, int fd, int is_unix, bw_err_t *
     if (!l)
         return bw_err_set(err, "clamd: out of memory");
     log_server = s;
-    int rc = bw_acceptor_start(&l->acc, s->loop, fd, "accept", ACCEPTS_PER_EVENT, on_accepted,
+    int rc = bw_acceptor_start(&l->acc, s->loop, fd, NULL, ACCEPTS_PER_EVENT, on_accepted,
                                accept_log, l);
     if (rc) {
         if (l->acc.handles)

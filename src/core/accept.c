@@ -81,9 +81,9 @@ static void out_of_fds(bw_acceptor_t *a, int err)
     if (a->log && bw_ratelog_allow(&a->emfile_log, uv_now(a->poll.loop), 10000, &suppressed)) {
         char msg[256];
         snprintf(msg, sizeof msg,
-                 "%s: accept: %s: not accepting for %d ms (%llu connections closed unserved "
+                 "%s%saccept: %s: not accepting for %d ms (%llu connections closed unserved "
                  "so far; %llu similar messages suppressed)",
-                 a->what, strerror(err), BW_ACCEPT_BACKOFF_MS, (unsigned long long)a->shed,
+                 a->what ? a->what : "", a->what ? ": " : "", strerror(err), BW_ACCEPT_BACKOFF_MS, (unsigned long long)a->shed,
                  (unsigned long long)suppressed);
         a->log(3, msg);
     }
@@ -109,8 +109,8 @@ static void on_acceptable(uv_poll_t *h, int status, int events)
             uint64_t suppressed;
             if (bw_ratelog_allow(&a->emfile_log, uv_now(a->poll.loop), 10000, &suppressed)) {
                 char msg[256];
-                snprintf(msg, sizeof msg, "%s: accept: %s (%llu similar messages suppressed)",
-                         a->what, strerror(errno), (unsigned long long)suppressed);
+                snprintf(msg, sizeof msg, "%s%saccept: %s (%llu similar messages suppressed)",
+                         a->what ? a->what : "", a->what ? ": " : "", strerror(errno), (unsigned long long)suppressed);
                 a->log(4, msg);
             }
         }

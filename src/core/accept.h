@@ -23,7 +23,7 @@ struct bw_acceptor {
     uv_poll_t poll;
     uv_timer_t backoff;
     int fd;                  /* the listening socket; not ours to close */
-    const char *what;        /* "icap", "icaps", "clamd": for log lines */
+    const char *what;        /* "icap", "icaps": for log lines (NULL: none) */
     unsigned per_event;      /* accepts per wake-up (1 spreads them across workers) */
     bw_accept_cb cb;
     bw_accept_log_cb log;

@@ -97,7 +97,10 @@ static void on_deadline(uv_timer_t *t)
             return;
         uint64_t got = c->rx_bytes - c->rate_mark;
         uint64_t need = ic->min_body_rate * ic->min_body_rate_ms / 1000;
-        if (c->reading && !c->paused && got < need) {
+        /* AnswerMode=complete holds a client that keeps no copy until the
+         * verdict: such a client may be waiting for us, not we for it. */
+        int held = c->keep_raw && c->ic && c->ic->answer_mode == BW_ANSWER_COMPLETE;
+        if (c->reading && !c->paused && !held && got < need) {
             bw_conn_respond_error(c, 408);
             return;
         }
