@@ -147,12 +147,14 @@ void bw_clamd_conn_send(conn_t *c, const char *p, size_t n)
 {
     if (c->closing || !n)
         return;
+    int pending = c->out_off < c->out.len;
     bw_buf_append(&c->out, p, n);
     if (c->out.oom) {
         bw_clamd_conn_close(c);
         return;
     }
-    flush(c);
+    if (!pending)
+        flush(c); /* else the socket is full: the poll sends when it is writable */
 }
 
 /* Appends a reply line built with bw_clamd_put and sends it. */
@@ -202,6 +204,10 @@ static void arm_timer(conn_t *c)
         return;
     const bw_clamd_conf_t *cc = c->s->env.cc;
     uint64_t ms;
+    /* The loop's clock is read when an iteration starts, and one iteration
+     * can run a long pipeline of commands: a deadline counted from that
+     * stale time would expire early. */
+    uv_update_time(c->s->loop);
     uint64_t now = uv_now(c->s->loop);
     if (c->state == CS_CMD && wants_read(c) && (!c->got_command || c->in_len)) {
         /* A deadline for the whole command, not an idle time. */

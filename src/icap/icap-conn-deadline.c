@@ -35,6 +35,8 @@ static void arm(conn_t *c, int phase, uint64_t ms)
 {
     c->dl_phase = phase;
     if (ms)
+        uv_update_time(c->w->loop); /* a deadline counts from now, not from the iteration's start */
+    if (ms)
         uv_timer_start(&c->deadline, on_deadline, ms, 0);
     else
         uv_timer_stop(&c->deadline);
