@@ -24,21 +24,24 @@ if ldd "$BULWARKD" 2>/dev/null | grep -q libasan; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 fi
 workers_of() { pgrep -P "$1" | paste -sd, -; }
+# A case whose client dies (an exception) would leave its lines out: that
+# is a failure of its own.
+ex() { $EX "$@" || notok "exhaustion: the $1 client ran to its end (exit $?)"; }
 
 # --- slowloris, clamd limits, IDSESSION flood ---------------------------------------
 P=$(free_port); CP=$(free_port)
 bw_write_conf "$TMP/a.conf" "$P" icapserver.process.MaxChildren=1 \
-    icapserver.network.Timeout=2s icapserver.network.HeaderTimeout=2s \
+    icapserver.network.Timeout=3s icapserver.network.HeaderTimeout=2s \
     icapserver.network.MinBodyRate=1K icapserver.network.MinBodyRatePeriod=2s \
     icapserver.protocol.MaxConnections=6 \
     clamd.TCPSocket="$CP" clamd.TCPAddr=127.0.0.1 clamd.CommandReadTimeout=2s \
     clamd.ReadTimeout=30s clamd.MaxQueue=4
 if bw_start "$TMP/a.conf" "$TMP/a.log" "$P"; then
-    $EX icap-slowloris "$P" 6 2
-    $EX icap-slow-body "$P" 2
-    $EX clamd-slowloris "$CP" 2
-    $EX clamd-maxqueue "$CP" 4
-    $EX clamd-flood "$CP" "$(workers_of "$BW_PID")" 1500000
+    ex icap-slowloris "$P" 6 2
+    ex icap-slow-body "$P" 2
+    ex clamd-slowloris "$CP" 2
+    ex clamd-maxqueue "$CP" 4
+    ex clamd-flood "$CP" "$(workers_of "$BW_PID")" 1500000
     bw_stop || notok "exhaustion: bulwarkd exits 0 on SIGTERM"
     bw_log_clean "exhaustion (deadlines)" "$TMP/a.log"
 else
@@ -55,7 +58,7 @@ printf '#!/bin/bash\nulimit -n 96 || exit 1\nexec "%s" "$@"\n' "$BULWARKD" >"$TM
 chmod 755 "$TMP/lowfd.sh"
 if BULWARKD="$TMP/lowfd.sh" bw_start "$TMP/b.conf" "$TMP/b.log" "$P"; then
     W=$(pgrep -P "$BW_PID" | head -1)
-    $EX emfile "$P" "$CP" "$W" 200 "$TMP/b.log"
+    ex emfile "$P" "$CP" "$W" 200 "$TMP/b.log"
     bw_stop || notok "exhaustion (emfile): bulwarkd exits 0 on SIGTERM"
     bw_log_clean "exhaustion (emfile)" "$TMP/b.log"
 else
@@ -80,7 +83,7 @@ if bw_start "$TMP/c.conf" "$TMP/c.log" "$P"; then
     # Worker B is held still, so that every connection is offered to A:
     # A must take its share and leave the rest queued for B.
     kill -STOP "$WB"
-    $EX tls-balance "$P" "$TP" "$WA" "$WB" 20
+    ex tls-balance "$P" "$TP" "$WA" "$WB" 20
     kill -CONT "$WB" 2>/dev/null
     bw_stop || notok "exhaustion (balance): bulwarkd exits 0 on SIGTERM"
     bw_log_clean "exhaustion (balance)" "$TMP/c.log"
@@ -94,7 +97,7 @@ bw_write_conf "$TMP/d.conf" "$P" icapserver.process.MaxChildren=1 \
     "icapserver.network.TlsListenAddress=127.0.0.1:$TP" \
     "icapserver.network.TlsCertificateFile=$C/cert.pem" "icapserver.network.TlsPrivateKeyFile=$C/key.pem"
 if bw_start "$TMP/d.conf" "$TMP/d.log" "$P"; then
-    $EX tls-drip "$TP" 2
+    ex tls-drip "$TP" 2
     bw_stop || notok "exhaustion (tls drip): bulwarkd exits 0 on SIGTERM"
     bw_log_clean "exhaustion (tls drip)" "$TMP/d.log"
 else
