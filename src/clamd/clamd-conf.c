@@ -79,10 +79,14 @@ static const bw_conf_key_t keys[] = {
       "remove a LocalSocket left by a daemon that died (only if nothing answers on it)"),
     K("MaxConnectionQueueLength", BW_CONF_UINT, 0, "200", 1, 65535, backlog,
       "listen backlog of the clamd sockets"),
+    K("MaxQueue", BW_CONF_UINT, 0, "100", 1, 1000000, max_queue,
+      "clamd connections a worker holds open; at it the worker stops accepting until one closes "
+      "(the rest wait in the listen queue for any worker with room)"),
     K("StreamMaxLength", BW_CONF_SIZE, 0, "100M", 1, 0x7fffffffffffLL, stream_max,
       "INSTREAM data beyond this gets 'INSTREAM size limit exceeded. ERROR' and the connection closes"),
     K("CommandReadTimeout", BW_CONF_DURATION, 0, "30s", 100, 86400000, command_timeout_ms,
-      "time to receive the first command (a plain number is seconds); then 'COMMAND READ TIMED OUT'"),
+      "time to receive the first command from the connection, and any later command from its "
+      "first byte, however slowly it trickles in (a plain number is seconds); then 'COMMAND READ TIMED OUT'"),
     K("ReadTimeout", BW_CONF_DURATION, 0, "120s", 100, 86400000, read_timeout_ms,
       "time to receive a later command or the next INSTREAM data"),
     K("MaxCommandLength", BW_CONF_UINT, 0, "4104", 64, 65536, max_line,

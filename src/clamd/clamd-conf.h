@@ -22,6 +22,7 @@ typedef struct bw_clamd_conf {
     char *local_socket_group;     /* LocalSocketGroup ("" : the process's group) */
     bool fix_stale_socket;        /* FixStaleSocket */
     uint64_t backlog;             /* MaxConnectionQueueLength */
+    uint64_t max_queue;           /* MaxQueue: open connections per worker, then it stops accepting */
     /* protocol */
     uint64_t stream_max;          /* StreamMaxLength, bytes */
     uint64_t command_timeout_ms;  /* CommandReadTimeout: the first command */

@@ -15,7 +15,12 @@
  *   - INSTREAM chunks are fed to the scan as they arrive; a length past
  *     StreamMaxLength is answered at once and the connection closes;
  *   - CommandReadTimeout for the first command, ReadTimeout after it:
- *     "COMMAND READ TIMED OUT" and the connection closes;
+ *     "COMMAND READ TIMED OUT" and the connection closes.  A command is
+ *     also bounded as a whole: the first must be complete CommandReadTimeout
+ *     after the connection opened, a later one CommandReadTimeout after its
+ *     first byte, so a client trickling a byte at a time cannot hold the
+ *     connection (a slowloris) by keeping the idle timer from expiring;
+ *   - replies a client does not read stop the reading (OUT_PENDING_MAX);
  *   - a command line longer than MaxCommandLength, or a read error, closes
  *     without a reply, and so does a client that disconnects mid-stream.
  *
@@ -38,9 +43,16 @@
 
 #define READ_CHUNK 65536
 #define READ_ROUNDS 16
+/* Replies waiting for a client that does not read them: past this many
+ * bytes the connection is read no further (so no more commands run and no
+ * more replies pile up) until the client has taken them.  An IDSESSION
+ * client that pipelined millions of zPING without reading grew a worker by
+ * a megabyte a second before this bound. */
+#define OUT_PENDING_MAX (64u * 1024u)
 
 static void update_poll(conn_t *c);
 static void arm_timer(conn_t *c);
+static int wants_read(const conn_t *c);
 static void process(conn_t *c, int eop);
 static void maybe_finish(conn_t *c);
 
@@ -67,6 +79,7 @@ static void conn_free_if_done(conn_t *c)
     free(c->in);
     bw_buf_free(&c->out);
     free(c);
+    bw_clamd_server_check_full(s);
     bw_clamd_server_unref(s);
 }
 
@@ -134,12 +147,14 @@ void bw_clamd_conn_send(conn_t *c, const char *p, size_t n)
 {
     if (c->closing || !n)
         return;
+    int pending = c->out_off < c->out.len;
     bw_buf_append(&c->out, p, n);
     if (c->out.oom) {
         bw_clamd_conn_close(c);
         return;
     }
-    flush(c);
+    if (!pending)
+        flush(c); /* else the socket is full: the poll sends when it is writable */
 }
 
 /* Appends a reply line built with bw_clamd_put and sends it. */
@@ -189,7 +204,18 @@ static void arm_timer(conn_t *c)
         return;
     const bw_clamd_conf_t *cc = c->s->env.cc;
     uint64_t ms;
-    if (c->out_off < c->out.len)
+    /* The loop's clock is read when an iteration starts, and one iteration
+     * can run a long pipeline of commands: a deadline counted from that
+     * stale time would expire early. */
+    uv_update_time(c->s->loop);
+    uint64_t now = uv_now(c->s->loop);
+    if (c->state == CS_CMD && wants_read(c) && (!c->got_command || c->in_len)) {
+        /* A deadline for the whole command, not an idle time. */
+        if (!c->cmd_start)
+            c->cmd_start = now;
+        uint64_t end = (c->got_command ? c->cmd_start : c->t_accept) + cc->command_timeout_ms;
+        ms = end > now ? end - now : 1;
+    } else if (c->out_off < c->out.len)
         ms = cc->read_timeout_ms;           /* the client must read */
     else if (c->state == CS_STOP)
         ms = 0;                             /* our scans take what they take */
@@ -211,6 +237,8 @@ static int wants_read(const conn_t *c)
 {
     if (c->eof || c->state == CS_STOP)
         return 0;
+    if (c->out.len - c->out_off > OUT_PENDING_MAX)
+        return 0; /* back-pressure: the client reads its replies first */
     if (c->state == CS_CMD && c->session && c->jobs >= c->s->env.cc->max_session_jobs)
         return 0; /* back-pressure: resumes when a job ends */
     return 1;
@@ -492,8 +520,11 @@ static void process_buffer(conn_t *c, int eop)
                 c->state = CS_STOP;
                 continue;
             }
-            if (!c->in_len || !wants_read(c))
+            if (!c->in_len || !wants_read(c)) {
+                if (c->in_len)
+                    c->cmd_start = 0; /* held back by us: its clock starts when we read again */
                 return;
+            }
             bw_clamd_req_t req;
             int r = bw_clamd_parse_cmd(c->in, c->in_len, eop, (size_t)cc->max_line, &req);
             if (r == BW_AGAIN)
@@ -507,6 +538,7 @@ static void process_buffer(conn_t *c, int eop)
             command(c, &req); /* req's slices point into c->in: consume after */
             if (!c->closing)
                 consume(c, (size_t)r);
+            c->cmd_start = 0; /* the next command's clock starts now */
             break;
         }
         case CS_STREAM:
@@ -609,8 +641,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
         bw_clamd_conn_close(c);
         return;
     }
-    if (events & UV_WRITABLE)
+    if (events & UV_WRITABLE) {
         flush(c);
+        if (!c->closing && c->in_len && c->state == CS_CMD && wants_read(c))
+            process(c, 0); /* commands held back until the client read its replies */
+    }
     if ((events & UV_READABLE) && !c->closing)
         do_read(c);
     maybe_finish(c);
@@ -680,6 +715,7 @@ void bw_clamd_conn_accept(server_t *s, int fd, int is_unix)
     c->recv_fd = -1;
     c->term = '\n';
     c->state = CS_CMD;
+    c->t_accept = uv_now(s->loop);
     if (uv_poll_init_socket(s->loop, &c->poll, fd) != 0) {
         close(fd);
         free(c);

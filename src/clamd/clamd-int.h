@@ -15,6 +15,7 @@
 #include "bulwark/bulwark.h"
 #include "clamd/clamd-parse.h"
 #include "clamd/clamd.h"
+#include "core/accept.h"
 #include "core/buf.h"
 
 /* The clamd release whose protocol this module answers for; VERSION reads
@@ -43,7 +44,7 @@ void bw_clamd_allow_free(bw_clamd_allow_t *a);
 struct conn;
 
 typedef struct listener {
-    uv_poll_t poll;
+    bw_acceptor_t acc;        /* first: the acceptor's callbacks find the listener */
     int fd, is_unix, closed;
     struct bw_clamd_server *s;
 } listener_t;
@@ -60,6 +61,8 @@ struct bw_clamd_server {
     size_t nconns;
     unsigned refs;            /* open handles + connections + jobs: freed at 0 once closing */
     int draining, closing;
+    bw_ratelog_t full_log;
+    int full;                 /* MaxQueue connections open: the listeners are paused */
     unsigned pool_size;       /* libuv's thread pool */
     /* thread-pool occupancy for STATS, written from pool threads */
     unsigned jobs_queued, jobs_running;
@@ -68,6 +71,9 @@ struct bw_clamd_server {
 typedef struct bw_clamd_server server_t;
 
 void bw_clamd_server_unref(server_t *s);
+/* MaxQueue: called when a connection opens or closes; pauses or resumes
+ * the listeners. */
+void bw_clamd_server_check_full(server_t *s);
 void bw_clamd_log(server_t *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Counts one scanned object in the server-wide statistics. */
 void bw_clamd_count(server_t *s, const bw_verdict_t *v);
@@ -107,6 +113,8 @@ typedef struct conn {
     bw_clamd_stream_t chunks;
     bw_buf_t out;
     size_t out_off;
+    uint64_t t_accept;        /* uv_now at accept: the first command's deadline counts from it */
+    uint64_t cmd_start;       /* uv_now when the command being received began (0: none yet) */
 } conn_t;
 
 enum job_kind { JOB_STREAM, JOB_FILDES, JOB_PATH, JOB_MULTI_FILE };

@@ -4,7 +4,9 @@
  *
  * Listening sockets are shared by every worker (opened once by the
  * supervisor); each worker polls them and accept4()s until EAGAIN, so an idle
- * worker takes the connection and a busy one loses the race.
+ * worker takes the connection and a busy one loses the race.  Accepting goes
+ * through core/accept.c: a worker holding MaxQueue connections pauses its
+ * listeners, and one out of descriptors backs off instead of spinning.
  *
  * Lifetime: the server counts its open listeners and connections (refs);
  * after bw_clamd_server_close() the last close callback, or the last job of
@@ -85,18 +87,13 @@ bw_clamd_server_t *bw_clamd_server_new(uv_loop_t *loop, const bw_clamd_env_t *en
     return s;
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(bw_acceptor_t *a)
 {
-    listener_t *l = h->data;
+    listener_t *l = (listener_t *)a;
     server_t *s = l->s;
     close(l->fd);
     l->fd = -1;
     bw_clamd_server_unref(s); /* l itself is freed with the server */
-}
-
-static void free_handle_data(uv_handle_t *h)
-{
-    free(h->data);
 }
 
 static void close_listeners(server_t *s)
@@ -106,29 +103,62 @@ static void close_listeners(server_t *s)
         if (l->closed)
             continue;
         l->closed = 1;
-        uv_poll_stop(&l->poll);
-        uv_close((uv_handle_t *)&l->poll, on_listener_closed);
+        bw_acceptor_close(&l->acc, on_listener_closed);
     }
 }
 
-static void on_acceptable(uv_poll_t *h, int status, int events)
+/* MaxQueue: at the bound this worker stops accepting (clamd's accept
+ * thread blocks the same way): further connections wait in the listen
+ * queue, where another worker with room may take them, instead of each
+ * costing a descriptor and a buffer here. */
+void bw_clamd_server_check_full(server_t *s)
 {
-    listener_t *l = h->data;
-    server_t *s = l->s;
-    (void)events;
-    if (status < 0 || s->draining || s->closing)
+    uint64_t max = s->env.cc->max_queue;
+    int full = max && s->nconns >= max;
+    if (full == s->full)
         return;
-    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-                bw_clamd_log(s, 4, "accept: %s", strerror(errno));
-            return;
-        }
-        bw_clamd_conn_accept(s, fd, l->is_unix);
+    s->full = full;
+    for (size_t i = 0; i < s->nlst; i++) {
+        listener_t *l = s->lst[i];
+        if (l->closed)
+            continue;
+        if (full)
+            bw_acceptor_pause(&l->acc);
+        else
+            bw_acceptor_resume(&l->acc);
     }
+    if (full) {
+        uint64_t suppressed;
+        if (bw_ratelog_allow(&s->full_log, uv_now(s->loop), 10000, &suppressed))
+            bw_clamd_log(s, 4, "MaxQueue %llu connections open: not accepting until one closes "
+                         "(%llu similar messages suppressed)", (unsigned long long)max,
+                         (unsigned long long)suppressed);
+    }
+}
+
+static void on_accepted(bw_acceptor_t *a, int fd)
+{
+    listener_t *l = (listener_t *)a;
+    server_t *s = l->s;
+    if (s->draining || s->closing) {
+        close(fd);
+        return;
+    }
+    bw_clamd_conn_accept(s, fd, l->is_unix);
+    bw_clamd_server_check_full(s);
+}
+
+static void free_listener(bw_acceptor_t *a)
+{
+    free(a);
+}
+
+static server_t *log_server; /* the worker's one clamd server, for the acceptor's log lines */
+
+static void accept_log(int level, const char *msg)
+{
+    if (log_server)
+        bw_clamd_log(log_server, level, "%s", msg);
 }
 
 int bw_clamd_server_listen(bw_clamd_server_t *s, int fd, int is_unix, bw_err_t *err)
@@ -138,20 +168,19 @@ int bw_clamd_server_listen(bw_clamd_server_t *s, int fd, int is_unix, bw_err_t *
     listener_t *l = calloc(1, sizeof *l);
     if (!l)
         return bw_err_set(err, "clamd: out of memory");
+    log_server = s;
+    int rc = bw_acceptor_start(&l->acc, s->loop, fd, NULL, ACCEPTS_PER_EVENT, on_accepted,
+                               accept_log, l);
+    if (rc) {
+        if (l->acc.handles)
+            l->acc.on_closed = free_listener; /* closing: freed once its handles are */
+        else
+            free(l);
+        return bw_err_set(err, "clamd: cannot poll listener fd %d: %s", fd, uv_strerror(rc));
+    }
     l->fd = fd;
     l->is_unix = is_unix;
     l->s = s;
-    int rc = uv_poll_init_socket(s->loop, &l->poll, fd);
-    if (rc) {
-        free(l);
-        return bw_err_set(err, "clamd: cannot poll listener fd %d: %s", fd, uv_strerror(rc));
-    }
-    l->poll.data = l;
-    rc = uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
-    if (rc) {
-        uv_close((uv_handle_t *)&l->poll, free_handle_data); /* the fd stays the caller's */
-        return bw_err_set(err, "clamd: cannot poll listener fd %d: %s", fd, uv_strerror(rc));
-    }
     s->refs++;
     s->lst[s->nlst++] = l;
     return BW_OK;

@@ -30,8 +30,6 @@
 typedef struct worker {
     const bw_daemon_t *d;
     uv_loop_t loop;
-    uv_tcp_t listeners[BW_MAX_LISTENERS];   /* ICAP and ICAPS */
-    size_t nlisteners;
     bw_clamd_server_t *clamd;               /* NULL: no clamd listener */
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer, recycle_timer;
@@ -55,22 +53,9 @@ static void on_recycle_tick(uv_timer_t *t)
     check_recycle(t->data);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_icap_accepted(void *data)
 {
-    worker_t *w = server->data;
-    if (status < 0 || w->stopping)
-        return;
-    bw_icap_conn_accept(&w->iw, server);
-    check_recycle(w);
-}
-
-static void on_tls_connection(uv_stream_t *server, int status)
-{
-    worker_t *w = server->data;
-    if (status < 0 || w->stopping)
-        return;
-    bw_icap_conn_accept_tls(&w->iw, server, w->d->tls_ctx);
-    check_recycle(w);
+    check_recycle(data);
 }
 
 /* clamd's RELOAD and SHUTDOWN act on the whole daemon: its supervisor. */
@@ -109,8 +94,7 @@ static void on_sigterm(uv_signal_t *s, int sig)
         return;
     w->stopping = 1;
     uv_timer_stop(&w->recycle_timer);
-    for (size_t i = 0; i < w->nlisteners; i++)
-        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    bw_icap_worker_unlisten(&w->iw);
     if (w->clamd)
         bw_clamd_server_drain(w->clamd);
     uv_timer_start(&w->drain_timer, on_drain_tick, 0, 20);
@@ -145,11 +129,7 @@ static int listen_all(worker_t *w, int index, unsigned slot)
             }
             continue;
         }
-        uv_tcp_t *h = &w->listeners[w->nlisteners++];
-        uv_tcp_init(&w->loop, h);
-        h->data = w;
-        uv_connection_cb cb = l->kind == BW_LST_ICAPS ? on_tls_connection : on_connection;
-        if (uv_tcp_open(h, l->fd) || uv_listen((uv_stream_t *)h, 511, cb)) {
+        if (bw_icap_worker_listen(&w->iw, l->fd, l->kind == BW_LST_ICAPS ? d->tls_ctx : NULL) != BW_OK) {
             bw_log(BW_LOG_ERR, "worker %d: cannot listen on %s", index, l->name);
             return BW_ERR;
         }
@@ -159,10 +139,6 @@ static int listen_all(worker_t *w, int index, unsigned slot)
 
 int bw_worker_run(const bw_daemon_t *d, int index)
 {
-    /* The listening sockets are shared by every worker: accept one
-     * connection per wake-up so they spread across workers instead of the
-     * first awake worker taking the whole queue. */
-    setenv("UV_TCP_SINGLE_ACCEPT", "1", 1);
     worker_t *w = calloc(1, sizeof *w);
     if (!w)
         return 1;
@@ -185,6 +161,9 @@ int bw_worker_run(const bw_daemon_t *d, int index)
     w->iw.conn_slots = d->conn_slots;
     w->iw.nslots = d->nslots;
     w->iw.slot = slot;
+    w->iw.nworkers = (unsigned)d->nworkers;
+    w->iw.accepted = on_icap_accepted;
+    w->iw.accepted_data = w;
     if (bw_privs_drop(d, &err) != BW_OK) {
         bw_log(BW_LOG_ERR, "worker %d: %s", index, err.msg);
         return 1;

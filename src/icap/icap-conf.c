@@ -88,7 +88,8 @@ static const bw_conf_key_t keys[] = {
      NULL, NULL, NULL, 0, NULL, "Preview bytes advertised in OPTIONS (0 disables preview)"},
     {"icapserver.protocol", "MaxConnections", BW_CONF_UINT, 0, "1000", 1, 1000000,
      OFF(max_connections), NULL, NULL, NULL, 0, NULL,
-     "connections per worker; more get 503 (advertised as Max-Connections)"},
+     "connections open at once, all workers together; past it 503 (advertised as Max-Connections). "
+     "A worker holding its share (MaxConnections / MaxChildren) stops accepting while others have room"},
     {"icapserver.protocol", "Allow204", BW_CONF_BOOL, 0, "yes", 0, 0, OFF(allow204), NULL, NULL,
      NULL, 0, NULL, "answer 204 for clean objects when the client allows it"},
     {"icapserver.protocol", "Allow206", BW_CONF_BOOL, 0, "yes", 0, 0, OFF(allow206), NULL, NULL,
@@ -165,6 +166,20 @@ static const bw_conf_key_t keys[] = {
      NULL, NULL, 0, NULL, "PEM server certificate, then its chain (needed with TlsListenAddress)"},
     {"icapserver.network", "TlsPrivateKeyFile", BW_CONF_PATH, 0, "", 0, 4096, OFF(tls_key), NULL,
      NULL, NULL, 0, NULL, "PEM private key of TlsCertificateFile (read before privileges drop)"},
+    {"icapserver.network", "HeaderTimeout", BW_CONF_DURATION, 0, "20s", 100, 86400000,
+     OFF(header_timeout_ms), NULL, NULL, NULL, 0, NULL,
+     "a request's ICAP head and encapsulated HTTP headers must be complete this long after its "
+     "first byte, however steadily they trickle in (else 408 and close)"},
+    {"icapserver.network", "TlsHandshakeTimeout", BW_CONF_DURATION, 0, "10s", 100, 86400000,
+     OFF(tls_handshake_ms), NULL, NULL, NULL, 0, NULL,
+     "an icaps:// connection's TLS handshake must be over this long after it was accepted "
+     "(else it is closed)"},
+    {"icapserver.network", "MinBodyRate", BW_CONF_SIZE, 0, "256", 0, 0, OFF(min_body_rate), NULL,
+     NULL, NULL, 0, NULL,
+     "bytes per second a body must arrive at, averaged over each MinBodyRatePeriod while it is "
+     "read (the first period is the grace; 0: no rule); slower gets 408 and close"},
+    {"icapserver.network", "MinBodyRatePeriod", BW_CONF_DURATION, 0, "30s", 1000, 86400000,
+     OFF(min_body_rate_ms), NULL, NULL, NULL, 0, NULL, "the window MinBodyRate is measured over"},
     {"icapserver.notify", "NotifyTemplateDir", BW_CONF_PATH, 0, "templates", 0, 0,
      OFF(template_dir), NULL, NULL, NULL, 0, NULL,
      "directory of block-page templates object_<status>.html (relative to the config file)"},

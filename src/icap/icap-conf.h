@@ -54,6 +54,12 @@ typedef struct bw_icap_conf {
     bw_conf_list_t tls_listen;  /* char * items: TlsListenAddress */
     char *tls_cert;             /* TlsCertificateFile (PEM, the chain after the leaf) */
     char *tls_key;              /* TlsPrivateKeyFile (PEM) */
+    /* [icapserver.network]: whole deadlines, against clients that trickle
+     * bytes to keep the idle Timeout from expiring (icap-conn-deadline.c) */
+    uint64_t header_timeout_ms;     /* HeaderTimeout: ICAP head + encapsulated headers */
+    uint64_t tls_handshake_ms;      /* TlsHandshakeTimeout */
+    uint64_t min_body_rate;         /* MinBodyRate: bytes per second (0: no rule) */
+    uint64_t min_body_rate_ms;      /* MinBodyRatePeriod: the window it is measured over */
 } bw_icap_conf_t;
 
 extern const bw_conf_table_t bw_icap_conf_table;

@@ -1,11 +1,12 @@
 /* A connection's life outside the protocol: accepted (and counted against
  * MaxConnections), reset between requests, drained when the worker stops,
- * closed (with a TLS close_notify first) and freed once its four libuv
+ * closed (with a TLS close_notify first) and freed once its five libuv
  * handles are closed, no write is in flight and no thread-pool job holds it.
  * The protocol itself is icap-conn.c. */
 #include "icap/icap-conn-t.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/stats.h"
 #include "engine/spool.h"
@@ -37,6 +38,7 @@ void bw_conn_request_reset(conn_t *c)
     c->echo_sent = 0;
     c->paused = 0;
     bw_icap_chunk_reset(&c->chunk);
+    bw_conn_deadline_stop(c);
 }
 
 void bw_conn_free_if_done(conn_t *c)
@@ -58,9 +60,11 @@ void bw_conn_free_if_done(conn_t *c)
         c->next->prev = c->prev;
     if (c->w->env->stats)
         bw_stats_conn_delta(c->w->env->stats, c->w->env->worker, -1);
-    if (c->w->conn_slots)
-        __atomic_sub_fetch(&c->w->conn_slots[c->w->slot], 1, __ATOMIC_RELAXED);
+    bw_icap_worker_t *w = c->w;
+    if (w->conn_slots)
+        __atomic_sub_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);
     free(c);
+    bw_icap_worker_balance(w);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -78,6 +82,7 @@ void bw_conn_close_handles(conn_t *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->stall, on_handle_closed);
     uv_close((uv_handle_t *)&c->hold, on_handle_closed);
+    uv_close((uv_handle_t *)&c->deadline, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -110,11 +115,15 @@ void bw_icap_worker_drain(bw_icap_worker_t *w, uint64_t idle_grace_ms)
     }
 }
 
-static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx_st *tls_ctx)
+static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, int fd,
+                        struct ssl_ctx_st *tls_ctx)
 {
     conn_t *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     c->w = w;
     c->idle_since = uv_now(w->loop);
     w->nconns++;
@@ -126,22 +135,22 @@ static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx
         bw_stats_add(w->env->stats, w->env->worker, BW_ST_CONNECTIONS, 1);
         bw_stats_conn_delta(w->env->stats, w->env->worker, +1);
     }
-    uint64_t open_now = w->nconns;
-    if (w->conn_slots) {
+    if (w->conn_slots)
         __atomic_add_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);
-        open_now = 0;
-        for (size_t i = 0; i < w->nslots; i++)
-            open_now += __atomic_load_n(&w->conn_slots[i], __ATOMIC_RELAXED);
-    }
+    uint64_t open_now = bw_icap_worker_total(w);
     uv_tcp_init(w->loop, &c->tcp);
     uv_timer_init(w->loop, &c->timer);
     uv_timer_init(w->loop, &c->stall);
     uv_timer_init(w->loop, &c->hold);
-    c->tcp.data = c->timer.data = c->stall.data = c->hold.data = c;
-    c->handles = 4;
+    uv_timer_init(w->loop, &c->deadline);
+    c->tcp.data = c->timer.data = c->stall.data = c->hold.data = c->deadline.data = c;
+    c->handles = 5;
     bw_icap_chunk_reset(&c->chunk);
     bw_spool_init(&c->raw, BW_SPOOL_MEM_DEFAULT); /* fd -1: freeing it closes nothing */
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    int rc = server ? uv_accept(server, (uv_stream_t *)&c->tcp) : uv_tcp_open(&c->tcp, fd);
+    if (rc != 0) {
+        if (!server)
+            close(fd); /* not the handle's: it did not take it */
         bw_conn_close(c);
         return;
     }
@@ -150,6 +159,9 @@ static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx
         bw_conn_close(c);
         return;
     }
+    if (tls_ctx)
+        bw_conn_deadline_tls(c);
+    bw_icap_worker_balance(w);
     if (open_now > w->env->ic->max_connections) {
         bw_icap_build_error(w->env, 503, 1, &c->out);
         c->state = ST_WRITE;
@@ -164,10 +176,15 @@ static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx
 
 void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server)
 {
-    conn_accept(w, server, NULL);
+    conn_accept(w, server, -1, NULL);
 }
 
 void bw_icap_conn_accept_tls(bw_icap_worker_t *w, uv_stream_t *server, struct ssl_ctx_st *ctx)
 {
-    conn_accept(w, server, ctx);
+    conn_accept(w, server, -1, ctx);
+}
+
+void bw_icap_conn_accept_fd(bw_icap_worker_t *w, int fd, struct ssl_ctx_st *ctx)
+{
+    conn_accept(w, NULL, fd, ctx);
 }

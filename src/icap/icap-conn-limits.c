@@ -1,5 +1,18 @@
-/* Admission under load: MaxQueuedScans, and what becomes of a request that
- * is refused.
+/* Admission under load: MaxConnections across workers, MaxQueuedScans, and
+ * what becomes of a request that is refused.
+ *
+ * MaxConnections is the server's limit, counted over every worker in shared
+ * memory (one slot each).  The workers poll the same listening sockets, and
+ * one of them could end up holding nearly all the connections (a burst of
+ * silent TLS clients lands wherever a worker happens to be awake), up to its
+ * own descriptor limit, while another sits idle.  So a worker holding its
+ * share, ceil(MaxConnections / workers), stops accepting as long as the
+ * server as a whole has room: the connection stays in the kernel's queue
+ * and a worker with room takes it.  Once the whole server is at
+ * MaxConnections every worker accepts again, and a connection past the
+ * limit gets 503 at once instead of waiting in the queue for its timeout.
+ * Whether the whole server has filled up is seen in memory the other
+ * workers write, so a paused worker looks again every BALANCE_TICK_MS.
  *
  * The bound is on the scans waiting for a thread of libuv's pool, because
  * that is where a request's latency hides: the loop streams bodies through
@@ -13,6 +26,41 @@
 #include <stdio.h>
 
 #include "icap/icap-conn-t.h"
+
+#define BALANCE_TICK_MS 50
+
+uint64_t bw_icap_worker_total(const bw_icap_worker_t *w)
+{
+    if (!w->conn_slots)
+        return w->nconns;
+    uint64_t total = 0;
+    for (size_t i = 0; i < w->nslots; i++)
+        total += __atomic_load_n(&w->conn_slots[i], __ATOMIC_RELAXED);
+    return total;
+}
+
+static void on_balance_tick(uv_timer_t *t)
+{
+    bw_icap_worker_balance(t->data);
+}
+
+void bw_icap_worker_balance(bw_icap_worker_t *w)
+{
+    if (w->unlistened || !w->nlst)
+        return;
+    uint64_t max = w->env->ic->max_connections;
+    uint64_t n = w->nworkers > 1 ? w->nworkers : 1;
+    uint64_t share = (max + n - 1) / n;
+    int pause = n > 1 && w->conn_slots && w->nconns >= share && bw_icap_worker_total(w) < max;
+    if (pause != w->accept_paused) {
+        w->accept_paused = pause;
+        bw_icap_listeners_pause(w, pause);
+    }
+    if (pause && !uv_is_active((uv_handle_t *)&w->balance_timer))
+        uv_timer_start(&w->balance_timer, on_balance_tick, BALANCE_TICK_MS, BALANCE_TICK_MS);
+    else if (!pause)
+        uv_timer_stop(&w->balance_timer);
+}
 
 /* MaxQueuedScans: the scans already waiting for a thread of the pool.  A
  * request admitted now would wait behind all of them (slow unpacking ahead

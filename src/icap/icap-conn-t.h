@@ -34,6 +34,7 @@ typedef struct conn {
     uv_timer_t timer;
     uv_timer_t stall;   /* complete mode: starts the answer when the client stalls */
     uv_timer_t hold;    /* partial mode: MaxSendDelayTime for held-back bytes */
+    uv_timer_t deadline; /* TLS handshake, request headers, body rate (icap-conn-deadline.c) */
     uv_work_t work;
     bw_icap_worker_t *w;
     struct conn *next, *prev; /* the worker's open connections (a drain walks them) */
@@ -86,7 +87,14 @@ typedef struct conn {
     char *tls_rbuf;     /* ciphertext as read from the socket */
     bw_buf_t tls_out;   /* ciphertext for the socket */
     int handles_closing;
+
+    /* whole deadlines (icap-conn-deadline.c) */
+    int dl_phase;           /* DL_*: what the deadline timer is measuring */
+    uint64_t rx_bytes;      /* bytes read from the socket, all told */
+    uint64_t rate_mark;     /* rx_bytes when the current MinBodyRate window began */
 } conn_t;
+
+enum { DL_NONE, DL_TLS, DL_HEADER, DL_BODY };
 
 typedef struct wreq {
     uv_write_t req;
@@ -114,6 +122,24 @@ void bw_conn_on_timeout(uv_timer_t *t);
  * ST_DISCARD, which drops the refused request's body and then answers. */
 int bw_conn_overloaded(bw_icap_worker_t *w);
 void bw_conn_step_discard(conn_t *c);
+
+/* icap-conn-deadline.c: deadlines that trickled bytes do not postpone (the
+ * idle timer restarts on every byte).  The TLS handshake from accept; the
+ * request head and encapsulated headers from the request's first byte; a
+ * minimum rate over each MinBodyRatePeriod while the body is read. */
+void bw_conn_deadline_tls(conn_t *c);      /* accepted: the handshake's clock */
+void bw_conn_deadline_tls_check(conn_t *c); /* after each read: the handshake may be over */
+void bw_conn_deadline_head(conn_t *c);     /* ST_HEAD with bytes buffered: once per request */
+void bw_conn_deadline_body(conn_t *c);     /* ST_BODY begins, or reading resumes */
+void bw_conn_deadline_stop(conn_t *c);     /* the request is read (or refused) */
+
+/* icap-conn-limits.c: MaxConnections across workers.  Called when this
+ * worker's count changes and from a timer while paused: a worker at its
+ * share stops accepting while the server has room elsewhere. */
+void bw_icap_worker_balance(bw_icap_worker_t *w);
+/* icap-listen.c: pauses (1) or resumes (0) every listener of this worker. */
+void bw_icap_listeners_pause(bw_icap_worker_t *w, int pause);
+uint64_t bw_icap_worker_total(const bw_icap_worker_t *w);
 
 /* icap-conn-tls.c: the TLS side of a connection (c->tls set) */
 struct ssl_ctx_st;

@@ -115,6 +115,7 @@ void bw_conn_respond(conn_t *c, int close_after)
 {
     c->close_after |= close_after;
     c->state = ST_WRITE;
+    bw_conn_deadline_stop(c);
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -201,6 +202,7 @@ static void finish_scan(conn_t *c)
     uv_timer_stop(&c->timer);
     uv_timer_stop(&c->stall);
     uv_timer_stop(&c->hold);
+    bw_conn_deadline_stop(c);
     c->work.data = c;
     c->working = 1;
     __atomic_add_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED);
@@ -521,6 +523,7 @@ static void step_head(conn_t *c)
         c->refused = 503;
         c->discard_hdrs = bw_icap_encap_hdr_len(&c->encap);
         c->state = ST_DISCARD;
+        bw_conn_deadline_body(c); /* what is dropped must still come at MinBodyRate */
         return;
     }
     if (c->method == BW_ICAP_OPTIONS) {
@@ -578,6 +581,7 @@ static void step_encap(conn_t *c)
         return;
     }
     c->state = ST_BODY;
+    bw_conn_deadline_body(c);
 }
 
 static void step_body(conn_t *c)
@@ -631,6 +635,7 @@ static void process_input(conn_t *c)
         case ST_HEAD:
             if (!c->in.len)
                 return;
+            bw_conn_deadline_head(c); /* from the request's first byte */
             if (c->w->draining)
                 c->close_after = 1; /* this answer tells the client we close */
             step_head(c);
@@ -700,11 +705,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (n == 0 || c->closing)
         return;
+    c->rx_bytes += (uint64_t)n;
     if (!c->tls) {
         c->in.len += (size_t)n;
     } else if (bw_conn_tls_on_read(c, buf->base, (size_t)n) != BW_OK) {
         bw_conn_close(c); /* a failed handshake or record, or the peer's close_notify */
         return;
+    } else {
+        bw_conn_deadline_tls_check(c);
     }
     uv_timer_again(&c->timer);
     process_input(c);
@@ -716,6 +724,8 @@ void bw_conn_start_reading(conn_t *c)
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
+    if (c->state == ST_BODY)
+        bw_conn_deadline_body(c); /* a window we were not reading in does not count */
     uv_timer_start(&c->timer, bw_conn_on_timeout, c->w->timeout_ms, c->w->timeout_ms);
 }
 

@@ -6,7 +6,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/accept.h"
 #include "icap/icap-service.h"
+
+#define BW_ICAP_MAX_LISTENERS 32
+
+struct ssl_ctx_st;
+struct bw_icap_listener;
 
 typedef struct bw_icap_worker {
     uv_loop_t *loop;
@@ -27,10 +33,30 @@ typedef struct bw_icap_worker {
     uint64_t overloaded;   /* requests refused with 503 because of it */
     uint64_t overload_logged_ms;
     struct conn *conns;    /* open connections (icap-conn.c's list) */
+
+    /* Listeners (icap-listen.c) and the share of MaxConnections this worker
+     * holds before it stops accepting (icap-conn-limits.c). */
+    struct bw_icap_listener *lst[BW_ICAP_MAX_LISTENERS];
+    size_t nlst;
+    int unlistened;        /* bw_icap_worker_unlisten ran */
+    unsigned nworkers;     /* workers sharing MaxConnections (0 or 1: this one alone) */
+    int accept_paused;     /* at its share while others have room */
+    uv_timer_t balance_timer; /* while paused: has the server as a whole filled up? */
+    int balance_timer_on;  /* initialised (closed by bw_icap_worker_unlisten) */
+    void (*accepted)(void *data); /* after each accepted connection (MaxReqsPerChild) */
+    void *accepted_data;
 } bw_icap_worker_t;
 
 /* Accepts one connection from a listening stream and starts serving it. */
 void bw_icap_conn_accept(bw_icap_worker_t *w, uv_stream_t *server);
+/* The same for a socket already accepted (ctx: ICAP over TLS). */
+void bw_icap_conn_accept_fd(bw_icap_worker_t *w, int fd, struct ssl_ctx_st *ctx);
+
+/* Serves the listening socket fd (shared with the other workers; closed
+ * here when unlistened), TLS when ctx.  BW_OK or BW_ERR. */
+int bw_icap_worker_listen(bw_icap_worker_t *w, int fd, struct ssl_ctx_st *ctx);
+/* Stops accepting for good (the worker drains). */
+void bw_icap_worker_unlisten(bw_icap_worker_t *w);
 
 /* Drains (the worker is stopping or being replaced); call it repeatedly
  * until nconns is 0.  A connection busy with a request answers it with
