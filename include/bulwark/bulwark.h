@@ -130,6 +130,9 @@ int bw_scan_end(bw_scan_t *s, bw_verdict_t *out);
 /* Aborts a scan without a verdict. */
 void bw_scan_abort(bw_scan_t *s);
 
+/* A regular file is scanned whole, from offset 0 (pread), and the
+ * descriptor's offset is left as it was; anything else (a pipe) is read
+ * from its current position to its end. */
 int bw_scan_fd(const bw_engine_t *e, const bw_limits_t *lim, int fd, const char *name,
                bw_verdict_t *out);
 int bw_scan_path(const bw_engine_t *e, const bw_limits_t *lim, const char *path,

@@ -398,16 +398,24 @@ int bw_scan_fd(const bw_engine_t *e, const bw_limits_t *lim, int fd, const char 
     bw_scan_t *s = bw_scan_begin(e, lim, name);
     if (!s)
         return BW_ERR;
+    /* A regular file is read whole, from offset 0, with pread: the size
+     * expected is st_size, and a caller's descriptor (clamd's FILDES, a
+     * file scanned twice) keeps its offset.  A pipe is read from where it
+     * is. */
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    int whole = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (whole)
         bw_scan_expect_size(s, (uint64_t)st.st_size);
     uint8_t *buf = malloc(FEED_SLICE);
     if (!buf) {
         bw_scan_abort(s);
         return BW_ERR;
     }
+    off_t off = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, FEED_SLICE);
+        ssize_t n = whole ? pread(fd, buf, FEED_SLICE, off) : read(fd, buf, FEED_SLICE);
+        if (n > 0)
+            off += n;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
