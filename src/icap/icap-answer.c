@@ -309,16 +309,21 @@ void bw_conn_answer_verdict(conn_t *c)
             bw_conn_echo_next(c);
         } else {
             /* The head went out before the verdict: cut the answer, so the
-             * client never gets the complete object (PROTOCOL-NOTES). */
+             * client never gets the complete object (PROTOCOL-NOTES).  A
+             * cure is cut too: the HTTP head that went out frames the
+             * original (its Content-Length, its Content-Encoding), so the
+             * cured bytes cannot follow it. */
             bw_log_conn(c, "verdict %s after the answer started: connection cut",
                         bw_status_name(c->verdict.status));
             bw_conn_close(c);
         }
         return;
     }
+    /* bw_icap_action_for never says skip for an object with a curable
+     * finding, and says cure only when the cured bytes are here. */
     if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP)
         answer_clean(c);
-    else if (a == BW_ACT_CURE && c->verdict.status == BW_CURED && c->verdict.cured)
+    else if (a == BW_ACT_CURE && c->verdict.cured)
         answer_cured(c);
     else
         answer_block(c, action_name(a));
