@@ -127,6 +127,10 @@ int bw_scan_expect_size(bw_scan_t *s, uint64_t size);
 int bw_scan_feed(bw_scan_t *s, const void *buf, size_t len);
 /* Finishes the scan, fills *out (caller frees with bw_verdict_free) and frees s. */
 int bw_scan_end(bw_scan_t *s, bw_verdict_t *out);
+/* The highest status found so far (BW_CLEAN when nothing was): the verdict
+ * of bw_scan_end can only be this or higher.  A streaming caller uses it to
+ * stop releasing bytes once what was found decides their fate. */
+bw_status_t bw_scan_found(const bw_scan_t *s);
 /* Aborts a scan without a verdict. */
 void bw_scan_abort(bw_scan_t *s);
 

@@ -155,6 +155,15 @@ const bw_limits_t *bw_scan_limits(const bw_scan_t *s) { return &s->lim; }
 uint32_t bw_scan_depth(const bw_scan_t *s) { return s->depth; }
 int bw_scan_decided(const bw_scan_t *s) { return s->root->stop; }
 
+bw_status_t bw_scan_found(const bw_scan_t *s)
+{
+    bw_status_t st = BW_CLEAN;
+    for (size_t i = 0; i < s->findings.n; i++)
+        if (s->findings.v[i].status > st)
+            st = s->findings.v[i].status;
+    return st;
+}
+
 int bw_scan_check_budget(bw_scan_t *s)
 {
     bw_scan_t *r = s->root;

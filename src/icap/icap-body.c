@@ -190,6 +190,12 @@ int bw_icap_body_feed(bw_icap_body_t *b, const char *p, size_t n)
 
 int bw_icap_body_decided(const bw_icap_body_t *b) { return b->decided; }
 
+bw_status_t bw_icap_body_found(const bw_icap_body_t *b)
+{
+    bw_status_t st = b->scan ? bw_scan_found(b->scan) : BW_CLEAN;
+    return b->merged.status > st ? b->merged.status : st;
+}
+
 int bw_icap_body_finish(bw_icap_body_t *b, bw_verdict_t *out)
 {
     if (b->multipart) {

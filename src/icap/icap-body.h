@@ -20,6 +20,9 @@ bw_icap_body_t *bw_icap_body_new(const bw_engine_t *e, const bw_limits_t *lim, i
 /* BW_OK, or BW_DONE once a verdict is decided (the rest need not be fed). */
 int bw_icap_body_feed(bw_icap_body_t *b, const char *p, size_t n);
 int bw_icap_body_decided(const bw_icap_body_t *b);
+/* The highest status found so far, in the merged parts and the scan under
+ * way (BW_CLEAN when nothing was). */
+bw_status_t bw_icap_body_found(const bw_icap_body_t *b);
 /* Ends every scan and merges the verdicts.  May unpack archives: the
  * connection layer calls it on the thread pool. */
 int bw_icap_body_finish(bw_icap_body_t *b, bw_verdict_t *out);
