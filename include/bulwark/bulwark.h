@@ -115,9 +115,16 @@ int bw_scan_expect_size(bw_scan_t *s, uint64_t size);
 int bw_scan_feed(bw_scan_t *s, const void *buf, size_t len);
 /* Finishes the scan, fills *out (caller frees with bw_verdict_free) and frees s. */
 int bw_scan_end(bw_scan_t *s, bw_verdict_t *out);
+/* The highest status found so far (BW_CLEAN when nothing was): the verdict
+ * of bw_scan_end can only be this or higher.  A streaming caller uses it to
+ * stop releasing bytes once what was found decides their fate. */
+bw_status_t bw_scan_found(const bw_scan_t *s);
 /* Aborts a scan without a verdict. */
 void bw_scan_abort(bw_scan_t *s);
 
+/* A regular file is scanned whole, from offset 0 (pread), and the
+ * descriptor's offset is left as it was; anything else (a pipe) is read
+ * from its current position to its end. */
 int bw_scan_fd(const bw_engine_t *e, const bw_limits_t *lim, int fd, const char *name,
                bw_verdict_t *out);
 int bw_scan_path(const bw_engine_t *e, const bw_limits_t *lim, const char *path,

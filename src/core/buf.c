@@ -70,3 +70,24 @@ void bw_buf_free(bw_buf_t *b)
     free(b->p);
     memset(b, 0, sizeof *b);
 }
+
+void bw_buf_put_field(bw_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!s || !*s) {
+        bw_buf_append(b, "-", 1);
+        return;
+    }
+    if (!strcmp(s, "-")) {
+        bw_buf_puts(b, "%2D");
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            bw_buf_append(b, e, 3);
+        } else {
+            bw_buf_append(b, p, 1);
+        }
+    }
+}

@@ -18,5 +18,11 @@ void bw_buf_printf(bw_buf_t *b, const char *fmt, ...) __attribute__((format(prin
 void bw_buf_consume(bw_buf_t *b, size_t n);
 void bw_buf_reset(bw_buf_t *b);
 void bw_buf_free(bw_buf_t *b);
+/* Appends s as one field of a space-separated log line: every byte that
+ * could split or forge a field or a line (space and the other controls,
+ * bytes 0x7F and above, and '%' itself) becomes %XX, uppercase hex.  An
+ * empty or NULL s is "-", and a value that is exactly "-" is "%2D", so
+ * "-" always means "unknown". */
+void bw_buf_put_field(bw_buf_t *b, const char *s);
 
 #endif

@@ -155,6 +155,15 @@ const bw_limits_t *bw_scan_limits(const bw_scan_t *s) { return &s->lim; }
 uint32_t bw_scan_depth(const bw_scan_t *s) { return s->depth; }
 int bw_scan_decided(const bw_scan_t *s) { return s->root->stop; }
 
+bw_status_t bw_scan_found(const bw_scan_t *s)
+{
+    bw_status_t st = BW_CLEAN;
+    for (size_t i = 0; i < s->findings.n; i++)
+        if (s->findings.v[i].status > st)
+            st = s->findings.v[i].status;
+    return st;
+}
+
 int bw_scan_check_budget(bw_scan_t *s)
 {
     bw_scan_t *r = s->root;
@@ -398,16 +407,24 @@ int bw_scan_fd(const bw_engine_t *e, const bw_limits_t *lim, int fd, const char 
     bw_scan_t *s = bw_scan_begin(e, lim, name);
     if (!s)
         return BW_ERR;
+    /* A regular file is read whole, from offset 0, with pread: the size
+     * expected is st_size, and a caller's descriptor (clamd's FILDES, a
+     * file scanned twice) keeps its offset.  A pipe is read from where it
+     * is. */
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    int whole = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (whole)
         bw_scan_expect_size(s, (uint64_t)st.st_size);
     uint8_t *buf = malloc(FEED_SLICE);
     if (!buf) {
         bw_scan_abort(s);
         return BW_ERR;
     }
+    off_t off = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, FEED_SLICE);
+        ssize_t n = whole ? pread(fd, buf, FEED_SLICE, off) : read(fd, buf, FEED_SLICE);
+        if (n > 0)
+            off += n;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {

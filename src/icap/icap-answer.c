@@ -198,6 +198,12 @@ static const char *action_name(bw_action_t a)
            : a == BW_ACT_QUARANTINE ? "quarantine" : "skip";
 }
 
+/* One line per object, eleven space-separated fields (docs/policy.md):
+ * TIME CLIENT USER METHOD URL SIZE STATUS THREAT ACTION MSms GROUP.
+ * Every field that comes from the request (client address, user, URL) or
+ * may hold blanks (the threat name, the group) is percent-encoded, so a
+ * forged X-Client-IP or a Host header with spaces cannot add fields or
+ * lines, and a reader can split on spaces. */
 static void report_line(conn_t *c, bw_action_t a)
 {
     FILE *f = c->w->env->report;
@@ -208,12 +214,23 @@ static void report_line(conn_t *c, bw_action_t a)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    const char *name = bw_verdict_name(&c->verdict);
-    fprintf(f, "%s %s %s %s %s %llu %s %s %s %llums %s\n", ts, c->client_ip[0] ? c->client_ip : "-",
-            c->user[0] ? c->user : "-", bw_icap_method_name(c->method), c->url[0] ? c->url : "-",
-            (unsigned long long)c->body_bytes, bw_status_name(c->verdict.status),
-            name[0] ? name : "-", c->excluded ? "excluded" : action_name(a),
-            (unsigned long long)(bw_conn_now_ms() - c->t_start), c->group ? c->group : "default");
+    bw_buf_t l = {0};
+    bw_buf_printf(&l, "%s ", ts);
+    bw_buf_put_field(&l, c->client_ip);
+    bw_buf_puts(&l, " ");
+    bw_buf_put_field(&l, c->user);
+    bw_buf_printf(&l, " %s ", bw_icap_method_name(c->method));
+    bw_buf_put_field(&l, c->url);
+    bw_buf_printf(&l, " %llu %s ", (unsigned long long)c->body_bytes,
+                  bw_status_name(c->verdict.status));
+    bw_buf_put_field(&l, bw_verdict_name(&c->verdict));
+    bw_buf_printf(&l, " %s %llums ", c->excluded ? "excluded" : action_name(a),
+                  (unsigned long long)(bw_conn_now_ms() - c->t_start));
+    bw_buf_put_field(&l, c->group ? c->group : "default");
+    bw_buf_puts(&l, "\n");
+    if (!l.oom)
+        fwrite(l.p, 1, l.len, f);
+    bw_buf_free(&l);
     fflush(f);
 }
 
@@ -309,16 +326,21 @@ void bw_conn_answer_verdict(conn_t *c)
             bw_conn_echo_next(c);
         } else {
             /* The head went out before the verdict: cut the answer, so the
-             * client never gets the complete object (PROTOCOL-NOTES). */
+             * client never gets the complete object (PROTOCOL-NOTES).  A
+             * cure is cut too: the HTTP head that went out frames the
+             * original (its Content-Length, its Content-Encoding), so the
+             * cured bytes cannot follow it. */
             bw_log_conn(c, "verdict %s after the answer started: connection cut",
                         bw_status_name(c->verdict.status));
             bw_conn_close(c);
         }
         return;
     }
+    /* bw_icap_action_for never says skip for an object with a curable
+     * finding, and says cure only when the cured bytes are here. */
     if (c->verdict.status == BW_CLEAN || a == BW_ACT_SKIP)
         answer_clean(c);
-    else if (a == BW_ACT_CURE && c->verdict.status == BW_CURED && c->verdict.cured)
+    else if (a == BW_ACT_CURE && c->verdict.cured)
         answer_cured(c);
     else
         answer_block(c, action_name(a));

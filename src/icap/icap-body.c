@@ -496,6 +496,26 @@ static void finish_single(bw_icap_body_t *b)
         bw_icap_body_note(b, st, why);
 }
 
+static bw_status_t found_in(const bw_scan_t *s, bw_status_t st)
+{
+    bw_status_t f = s ? bw_scan_found(s) : BW_CLEAN;
+    return f > st ? f : st;
+}
+
+/* What is merged already, the scans under way (the object, every split's
+ * current part as sent and decoded, nested splits included) and the raw
+ * one when its verdict counts. */
+bw_status_t bw_icap_body_found(const bw_icap_body_t *b)
+{
+    bw_status_t st = found_in(b->scan, b->merged.status);
+    if (b->raw_counts)
+        st = found_in(b->raw, st);
+    for (size_t i = 0; i < b->nsplit; i++)
+        for (const split_t *sp = b->splits[i]; sp; sp = sp->child)
+            st = found_in(sp->dec, found_in(sp->part, st));
+    return st;
+}
+
 int bw_icap_body_finish(bw_icap_body_t *b, bw_verdict_t *out)
 {
     for (size_t i = 0; i < b->nsplit; i++) {

@@ -26,6 +26,9 @@ int bw_icap_body_decided(const bw_icap_body_t *b);
  * headers not read) to the verdict; BW_CLEAN notes only name the object's
  * condition in the report.  BW_OK or BW_ERR (out of memory). */
 int bw_icap_body_note(bw_icap_body_t *b, bw_status_t st, const char *text);
+/* The highest status found so far, in the merged parts and the scan under
+ * way (BW_CLEAN when nothing was). */
+bw_status_t bw_icap_body_found(const bw_icap_body_t *b);
 /* Ends every scan and merges the verdicts.  May unpack archives: the
  * connection layer calls it on the thread pool. */
 int bw_icap_body_finish(bw_icap_body_t *b, bw_verdict_t *out);

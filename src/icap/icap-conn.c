@@ -213,12 +213,26 @@ static void finish_scan(conn_t *c)
     }
 }
 
+/* The verdict is due, and no more of the body may be echoed, when the scan
+ * is decided, or when what it found so far already keeps the object from
+ * passing as it is: a status whose action is not skip, or a curable finding
+ * (cured or blocked, never echoed).  Only INFECTED stops the engine, so
+ * without this a WARNING found at the start of a large body would be echoed
+ * in partial mode before the verdict cut the answer. */
+static int verdict_due(const conn_t *c)
+{
+    if (bw_icap_body_decided(c->body))
+        return 1;
+    bw_verdict_t so_far = {.status = bw_icap_body_found(c->body)};
+    return so_far.status != BW_CLEAN && bw_icap_action_for(c->ic, &so_far) != BW_ACT_SKIP;
+}
+
 /* 1 while the client may be holding the body back until our answer starts:
  * it keeps no copy (no Allow: 204) and the preview, if any, is over. */
 static int may_stall(const conn_t *c)
 {
     return c->state == ST_BODY && c->keep_raw && !(c->has_preview && !c->sent_100) &&
-           !bw_icap_body_decided(c->body);
+           !verdict_due(c);
 }
 
 /* Complete mode starts the answer only when the client stops sending: a
@@ -248,7 +262,7 @@ static int echo_upto(conn_t *c, uint64_t end)
 static void on_hold_expired(uv_timer_t *t)
 {
     conn_t *c = t->data;
-    if (c->closing || !c->early || c->state != ST_BODY || bw_icap_body_decided(c->body) ||
+    if (c->closing || !c->early || c->state != ST_BODY || verdict_due(c) ||
         c->raw.size <= c->echo_sent)
         return;
     if (echo_upto(c, c->raw.size) == BW_OK)
@@ -260,7 +274,7 @@ static void on_hold_expired(uv_timer_t *t)
 static void stream_progress(conn_t *c)
 {
     const bw_icap_conf_t *ic = c->ic;
-    if (!may_stall(c) && !(c->early && c->state == ST_BODY && !bw_icap_body_decided(c->body)))
+    if (!may_stall(c) && !(c->early && c->state == ST_BODY && !verdict_due(c)))
         return;
     if (ic->answer_mode == BW_ANSWER_COMPLETE && !(c->allow & BW_ICAP_ALLOW_206)) {
         /* The whole verdict first, unless the client stalls (the timer).
@@ -340,7 +354,7 @@ static void body_piece(conn_t *c, const char *p, size_t n)
         c->body_done = 1;
     if (c->state != ST_BODY || c->closing || (c->has_preview && !c->sent_100))
         return;
-    if (bw_icap_body_decided(c->body) && (c->early || (c->keep_raw && c->body_bytes >= EARLY_BYTES))) {
+    if (verdict_due(c) && (c->early || (c->keep_raw && c->body_bytes >= EARLY_BYTES))) {
         /* Decided while the client may stall on us, or after the answer
          * started: answer now (block page, or the cut).  A pass verdict
          * echoes the rest as it comes (start_passthrough); otherwise the
@@ -609,7 +623,7 @@ static void step_body(conn_t *c)
             return;
         }
         if (c->has_preview && !c->sent_100 && !c->chunk.ieof) {
-            if (c->body_done || bw_icap_body_decided(c->body)) {
+            if (c->body_done || verdict_due(c)) {
                 finish_scan(c); /* decided within the preview */
                 return;
             }

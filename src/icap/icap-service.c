@@ -270,12 +270,34 @@ static bw_action_t configured_action(const bw_icap_conf_t *ic, const bw_verdict_
     }
 }
 
+/* 1 when some finding of v is curable: the object holds a detection even
+ * when a policy status (TOO_LARGE, ERROR...) outranks CURED. */
+static int has_cured_finding(const bw_verdict_t *v)
+{
+    if (v->status == BW_CURED)
+        return 1;
+    for (size_t i = 0; i < v->nthreats; i++)
+        if (v->threats[i].status == BW_CURED)
+            return 1;
+    return 0;
+}
+
+/* A cured object is never delivered as the original.  As in the proxy
+ * product whose keys these are, `skip` for a curable object lets the
+ * *cured* object through, so `skip` and `cure` both mean "the cure" there;
+ * when there is no cure to give (Cure = no, or no cured bytes: a member of
+ * an archive, a part of a form), the object is blocked.  The same holds
+ * for a verdict whose status outranks a CURED finding and whose action
+ * would pass it (a TOO_LARGE object found curable in its scanned part).
+ * `cure` for any other status blocks: only a cured object can be returned.
+ * The report line and %ACTION% say what was done: cure or deny. */
 bw_action_t bw_icap_action_for(const bw_icap_conf_t *ic, const bw_verdict_t *v)
 {
     bw_action_t a = configured_action(ic, v);
-    /* Only a cured object can be returned: "cure" for any other status (or
-     * with Cure = no) blocks, and the report line and %ACTION% say deny. */
-    if (a == BW_ACT_CURE && !(v->status == BW_CURED && ic->cure && v->cured))
+    int curable = ic->cure && v->cured;
+    if (has_cured_finding(v) && (a == BW_ACT_SKIP || a == BW_ACT_CURE))
+        return curable ? BW_ACT_CURE : BW_ACT_DENY;
+    if (a == BW_ACT_CURE)
         return BW_ACT_DENY;
     return a;
 }

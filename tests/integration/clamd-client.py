@@ -8,6 +8,10 @@ Usage: clamd-client.py ADDR COMMAND [ARGS...]
   session FILE...                       IDSESSION: PING, VERSION, INSTREAM of each
                                         file, END; prints every reply, one a line
   fildes FILE                           FILDES (unix socket); prints the reply
+  fildes-reuse FILE OFFSET              opens FILE, moves its offset to OFFSET and
+                                        sends that one descriptor with FILDES twice
+                                        (two connections); prints both replies and
+                                        then "offset N", the descriptor's offset after
   raw HEX [HALFCLOSE]                   sends bytes, prints what comes back as
                                         repr() and then <EOF> or <TIMEOUT>
   script FILE                           each line of FILE is a Python bytes
@@ -106,6 +110,18 @@ def main(argv):
         out, _ = read_all(s)
         s.close()
         print(out.rstrip(b"\0").decode(errors="replace"))
+    elif cmd == "fildes-reuse":
+        with open(args[0], "rb") as f:
+            os.lseek(f.fileno(), int(args[1]), os.SEEK_SET)
+            for _ in range(2):
+                s = connect(addr)
+                s.sendall(b"zFILDES\0")
+                s.sendmsg([b"\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", [f.fileno()]))])
+                out, _ = read_all(s)
+                s.close()
+                print(out.rstrip(b"\0").decode(errors="replace"))
+            print("offset %d" % os.lseek(f.fileno(), 0, os.SEEK_CUR))
     elif cmd == "raw":
         out, end = exchange(addr, bytes.fromhex(args[0]), halfclose=len(args) > 1 and args[1] == "1")
         print(repr(out) + " " + end)

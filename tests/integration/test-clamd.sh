@@ -99,6 +99,28 @@ expect_eq "python client: IDSESSION numbers every reply" "$sess" "1: PONG
 4: stream: OK"
 expect_eq "python client: FILDES" "$($CLIENT "$SOCK" fildes "$TMP/mixed/eicar.com" | sed 's/fd\[[0-9]*\]/fd[N]/')" \
     "fd[N]: EICAR-Test-File FOUND"
+# clamd scans a passed descriptor from offset 0 (pread) and leaves its
+# offset alone: a descriptor read part-way, or passed twice, still gives
+# the detection, and the caller's offset is where it was.
+expect_eq "FILDES: a descriptor at offset 10, passed twice, is scanned whole both times; its offset stays 10" \
+    "$($CLIENT "$SOCK" fildes-reuse "$TMP/mixed/eicar.com" 10 | sed 's/fd\[[0-9]*\]/fd[N]/')" \
+    "fd[N]: EICAR-Test-File FOUND
+fd[N]: EICAR-Test-File FOUND
+offset 10"
+expect_eq "FILDES: a descriptor at offset 0 passed twice: the second scan finds it too" \
+    "$($CLIENT "$SOCK" fildes-reuse "$TMP/mixed/eicar.com" 0 | sed 's/fd\[[0-9]*\]/fd[N]/')" \
+    "fd[N]: EICAR-Test-File FOUND
+fd[N]: EICAR-Test-File FOUND
+offset 0"
+# A curable object: the clamd protocol has no way to return the cure, so
+# the reply reports the detection (never OK, which would tell the client to
+# use the original).
+make_eicar "$TMP/mixed/cure.com" CURE-
+expect_eq "FILDES: a curable object (CURE-) is reported FOUND, not OK" \
+    "$($CLIENT "$SOCK" fildes "$TMP/mixed/cure.com" | sed 's/fd\[[0-9]*\]/fd[N]/')" \
+    "fd[N]: EICAR-Test-File-CURE FOUND"
+expect_eq "INSTREAM: a curable object (CURE-) is reported FOUND, not OK" \
+    "$($CLIENT "$SOCK" instream "$TMP/mixed/cure.com")" "stream: EICAR-Test-File-CURE FOUND"
 
 # pyclamd, the library applications use (Debian's python3-pyclamd).
 # (Debian's own interpreter: the package installs for /usr/bin/python3.)

@@ -6,7 +6,8 @@
 # &lim=time add the MaxReqLength and MaxScanTime limits that produce
 # TOO_LARGE and TIMEOUT), and every object is fetched through a test-local
 # Squid once per action that applies to its status.  What curl gets is
-# checked against the action: skip -> the original bytes (sha256), deny ->
+# checked against the action: skip -> the original bytes (sha256; for a
+# CURED object skip means the cured bytes, see test-icap-delivery.sh), deny ->
 # HTTP 403 with the block page of that status (its <title>, read from the
 # shipped conf/templates/object_<status>.html), cure -> the cured bytes.
 # The report log's line for each fetch must carry the STATUS and ACTION.
@@ -156,7 +157,10 @@ for f in eicar.com DELE.com; do
     fetch "$f" "$B/$f?act=skip" INFECTED skip orig "$W/$f"
     fetch "$f" "$B/$f?act=deny" INFECTED deny page
 done
-fetch "CURE.com" "$B/CURE.com?act=skip" CURED skip orig "$W/CURE.com"
+# skip for a curable object lets the cured object through, as in the proxy
+# product whose keys these are (never the infected original): the report
+# says cure.
+fetch "CURE.com" "$B/CURE.com?act=skip" CURED cure cured
 fetch "CURE.com" "$B/CURE.com?act=deny" CURED deny page
 fetch "CURE.com" "$B/CURE.com?act=cure" CURED cure cured
 for pair in WARN:WARNING SUSP:SUSPICIOUS; do
