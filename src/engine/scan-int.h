@@ -13,7 +13,7 @@
 
 #include "bulwark/bulwark.h"
 #include "ftype.h"
-#include "spool.h"
+#include "core/spool.h"
 
 /* Starts a scan of a member of s's object.  Returns NULL on out-of-memory. */
 bw_scan_t *bw_scan_begin_child(bw_scan_t *parent, const char *member_name);

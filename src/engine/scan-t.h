@@ -10,7 +10,7 @@
 #include "core/vec.h"
 #include "engine-int.h"
 #include "ftype.h"
-#include "spool.h"
+#include "core/spool.h"
 
 typedef struct bw_finding {
     bw_status_t status;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "core/stats.h"
-#include "engine/spool.h"
+#include "core/spool.h"
 #include "icap/icap-body.h"
 #include "icap/icap-tls.h"
 

@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
-#include "engine/spool.h"
+#include "core/spool.h"
 #include "icap/http-parse.h"
 #include "icap/icap-body.h"
 #include "icap/icap-conn.h"

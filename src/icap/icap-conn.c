@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/spool.h"
+#include "core/spool.h"
 #include "icap/icap-body.h"
 #include "icap/icap-parse.h"
 #include "icap/icap-policy.h"

@@ -17,7 +17,7 @@
 
 #include "bulwark/bulwark.h"
 #include "core/err.h"
-#include "engine/spool.h"
+#include "core/spool.h"
 #include "quarantine/quarantine-t.h"
 
 /* At most this many objects wait per worker, holding at most this many

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "bulwark/bulwark.h"
-#include "engine/spool.h"
+#include "core/spool.h"
 #include "t.h"
 
 static int count_fds(void)

@@ -12,7 +12,7 @@
  * Writes always append at the fd's offset; readers use pread (never lseek),
  * so the unpacker never disturbs the writer's position.
  */
-#include "engine/spool.h"
+#include "core/spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 
 void bw_spool_init(bw_spool_t *sp, size_t mem_limit)
 {

@@ -1,8 +1,9 @@
-/* A spool keeps an object for containers that need random access: in memory
+/* A spool keeps an object that needs random access (a container for the
+ * engine, a held-back body for ICAP, an object for the quarantine): in memory
  * up to a bound, then in an unlinked temporary file (O_TMPFILE, or mkstemp +
- * unlink).  Only objects whose first bytes say "container" are spooled. */
-#ifndef BW_ENGINE_SPOOL_H
-#define BW_ENGINE_SPOOL_H
+ * unlink).  The engine spools only objects whose first bytes say "container". */
+#ifndef BW_CORE_SPOOL_H
+#define BW_CORE_SPOOL_H
 
 #include <stddef.h>
 #include <stdint.h>
