@@ -12,7 +12,7 @@ if [ ! -x "$BULWARKD" ]; then
 fi
 
 cat >"$TMP/ev.py" <<'PYEOF'
-import base64, gzip, os, socket, sys, zlib
+import base64, gzip, os, socket, sys, urllib.parse, zlib
 
 EICAR = bytes.fromhex(os.environ["EICAR_HEX"])
 PORT = int(sys.argv[1])
@@ -92,8 +92,10 @@ def post(url, headers, body):
 
 
 def report_tail():
+    """The last report line with its fields' percent-encoding undone
+    (docs/policy.md, "Report log"), so checks read the names as written."""
     try:
-        return open(REPORT).read().splitlines()[-1]
+        return urllib.parse.unquote(open(REPORT).read().splitlines()[-1])
     except (OSError, IndexError):
         return ""
 
