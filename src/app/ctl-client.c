@@ -10,13 +10,7 @@
 #include <unistd.h>
 
 #include "app/ctl-client.h"
-
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "core/clock.h"
 
 int bw_ctl_call(const char *socket_path, const char *command, int timeout_ms, char **text,
                 bw_err_t *err)
@@ -52,9 +46,9 @@ int bw_ctl_call(const char *socket_path, const char *command, int timeout_ms, ch
     }
     size_t len = 0, cap = 4096;
     char *buf = malloc(cap);
-    long long deadline = ms_now() + timeout_ms;
+    long long deadline = (long long)bw_clock_ms() + timeout_ms;
     for (;;) {
-        long long left = deadline - ms_now();
+        long long left = deadline - (long long)bw_clock_ms();
         struct pollfd p = {fd, POLLIN, 0};
         if (!buf || left <= 0 || poll(&p, 1, (int)left) <= 0) {
             bw_err_set(err, "control socket %s: no complete answer within %d ms", socket_path,

@@ -20,13 +20,7 @@
 #include <unistd.h>
 
 #include "clamd/clamd-int.h"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "core/clock.h"
 
 job_t *bw_clamd_job_new(conn_t *c, enum job_kind kind, bw_clamd_cmd_t cmd, unsigned id, char term)
 {
@@ -39,7 +33,7 @@ job_t *bw_clamd_job_new(conn_t *c, enum job_kind kind, bw_clamd_cmd_t cmd, unsig
     j->id = id;
     j->term = term;
     j->fd = -1;
-    j->t_start = now_ms();
+    j->t_start = bw_clock_ms();
     j->work.data = j;
     if (kind != JOB_MULTI_FILE) {
         j->next = c->job_list;

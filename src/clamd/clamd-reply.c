@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "clamd/clamd-int.h"
+#include "core/clock.h"
 
 void bw_clamd_put(bw_buf_t *b, unsigned id, char term, const char *fmt, ...)
 {
@@ -193,9 +194,7 @@ void bw_clamd_put_stats(bw_buf_t *b, server_t *s, unsigned id, char term)
     bw_buf_printf(b, "THREADS: live %u  idle %u max %u idle-timeout %u\n", running + idle, idle,
                   s->pool_size, 0u);
     bw_buf_printf(b, "QUEUE: %u items\n", queued);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now = bw_clock_ms();
     for (conn_t *c = s->conns; c; c = c->next)
         for (job_t *j = c->job_list; j; j = j->next) {
             const char *file = j->path ? j->path : "";

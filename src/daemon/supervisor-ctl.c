@@ -149,7 +149,7 @@ void bw_sup_on_control(sup_t *s)
             ctl_drop(oldest, "too many control clients; the oldest is dropped\n");
             slot = oldest;
         }
-        uint64_t now = bw_sup_now_ms();
+        uint64_t now = bw_clock_ms();
         *slot = (ctl_conn_t){.fd = c, .deadline_ms = now + CTL_DEADLINE_MS, .accepted_ms = now};
     }
 }
@@ -211,7 +211,7 @@ void bw_sup_ctl_on_clients(sup_t *s, const struct pollfd *p, int n)
 
 int bw_sup_ctl_expire(sup_t *s)
 {
-    uint64_t now = bw_sup_now_ms(), next = UINT64_MAX;
+    uint64_t now = bw_clock_ms(), next = UINT64_MAX;
     for (int i = 0; i < MAX_CTL_CONNS; i++) {
         ctl_conn_t *c = &s->ctl[i];
         if (c->fd < 0)

@@ -57,7 +57,7 @@ static void commit(sup_t *s, bw_daemon_t *g, const char *what)
     s->cur = g;
     uint64_t grace = old->dc ? old->dc->stop_timeout_ms : 30000;
     s->old[s->nold].gen = old;
-    s->old[s->nold].deadline_ms = bw_sup_now_ms() + grace;
+    s->old[s->nold].deadline_ms = bw_clock_ms() + grace;
     s->nold++;
     bw_sup_signal_generation(s, old, SIGTERM);
     bw_sup_set_metrics(s, g);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "daemon/control.h"
 #include "daemon/daemon.h"
 
@@ -77,7 +78,6 @@ typedef struct sup {
 } sup_t;
 
 /* supervisor.c */
-uint64_t bw_sup_now_ms(void);
 void bw_sup_start_generation(sup_t *s, bw_daemon_t *g);
 unsigned bw_sup_alive_of(const sup_t *s, const bw_daemon_t *g);
 void bw_sup_signal_generation(sup_t *s, const bw_daemon_t *g, int sig);

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/stats.h"
 #include "clamd/clamd.h"
 #include "daemon/control.h"
@@ -46,13 +47,6 @@
 #include "daemon/stats.h"
 #include "daemon/supervisor-t.h"
 #include "policy/groups.h"
-
-uint64_t bw_sup_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- children -------------------------------------------------------------- */
 
@@ -130,7 +124,7 @@ static void spawn(sup_t *s, child_t *k)
     if (pid < 0) {
         bw_log(BW_LOG_ERR, "fork: %s", strerror(errno));
         k->pid = 0;
-        k->restart_at = bw_sup_now_ms() + 1000;
+        k->restart_at = bw_clock_ms() + 1000;
         return;
     }
     k->pid = pid;
@@ -295,7 +289,7 @@ static void on_child_exit(sup_t *s, pid_t pid, int st)
         }
         /* A worker that dies at once must not make the supervisor spin. */
         if (time(NULL) - k->started < 1)
-            k->restart_at = bw_sup_now_ms() + 1000;
+            k->restart_at = bw_clock_ms() + 1000;
         else
             spawn(s, k);
         return;
@@ -327,7 +321,7 @@ static void write_counters(sup_t *s)
 
 static void tick(sup_t *s)
 {
-    uint64_t t = bw_sup_now_ms();
+    uint64_t t = bw_clock_ms();
     bw_stats_tick(s->stats);
     s->stats_since_ms += 1000;
     if (s->cur->sc && s->stats_since_ms >= s->cur->sc->interval_ms) {
@@ -370,7 +364,7 @@ static void begin_stop(sup_t *s)
     }
     bw_sup_answer_waiters(s->waiters, &s->nwaiters, 0, "bulwarkd is stopping");
     bw_sup_answer_waiters(s->rwaiters, &s->nrwaiters, 0, "bulwarkd is stopping");
-    s->stop_deadline_ms = bw_sup_now_ms() + (s->cur->dc ? s->cur->dc->stop_timeout_ms : 30000);
+    s->stop_deadline_ms = bw_clock_ms() + (s->cur->dc ? s->cur->dc->stop_timeout_ms : 30000);
     for (size_t i = 0; i < s->nkids; i++)
         if (s->kids[i].pid > 0) {
             s->kids[i].stopping = 1;

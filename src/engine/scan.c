@@ -16,18 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "db-load.h"
 #include "scan-int.h"
 #include "scan-t.h"
 
 #define FEED_SLICE (256u * 1024u)
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const EVP_MD *md_of(int kind)
 {
@@ -61,7 +55,7 @@ static bw_scan_t *scan_new(const bw_engine_t *e, const bw_limits_t *lim, bw_scan
             goto fail;
     }
     if (!parent)
-        s->deadline_ms = s->lim.max_scan_ms ? now_ms() + s->lim.max_scan_ms : 0;
+        s->deadline_ms = s->lim.max_scan_ms ? bw_clock_ms() + s->lim.max_scan_ms : 0;
     if (bw_body_begin(s) != BW_OK)
         goto fail;
     return s;
@@ -174,7 +168,7 @@ int bw_scan_check_budget(bw_scan_t *s)
         r->stop = 1;
         return BW_DONE;
     }
-    if (r->deadline_ms && now_ms() > r->deadline_ms) {
+    if (r->deadline_ms && bw_clock_ms() > r->deadline_ms) {
         bw_scan_report(r, BW_TIMEOUT, "limits exceeded: max scan time", NULL);
         r->stop = 1;
         return BW_DONE;

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/chars.h"
 #include "core/err.h"
 #include "sigdb-t.h"
 
@@ -30,18 +31,7 @@
  * candidates; past it the search stops (see sig-match.c). */
 #define BW_VERIFY_STEPS_MAX 100000
 
-/* The value of one hex digit (either case), -1 for anything else.  Inline:
- * the hash loaders call it for every digit of millions of hash lines. */
-static inline int bw_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* bw_hexval (one hex digit's value) is core/chars.h's. */
 
 /* Compiles one hex signature into db as a new body signature (appended to
  * db->bsigs, with off_kind ANY and owner/subsig 0: the caller fills those in).

@@ -17,18 +17,12 @@
 #include <string.h>
 
 #include "bulwark/bulwark.h"
+#include "core/chars.h"
 
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 /* Field content: HTAB, SP, VCHAR, obs-text. */
 static int is_fchar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 /* Blanks inside a value that may span a folded line. */
 static int is_blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -60,7 +54,7 @@ int bw_http_parse_header_line(const char *buf, size_t start, size_t eol, int pol
                               bw_icap_header_t *h, size_t *err_off, const char **reason)
 {
     size_t i = start;
-    while (i < eol && is_tchar((unsigned char)buf[i]))
+    while (i < eol && bw_is_tchar((unsigned char)buf[i]))
         i++;
     if (i == start) {
         *err_off = start;
@@ -69,13 +63,13 @@ int bw_http_parse_header_line(const char *buf, size_t start, size_t eol, int pol
     }
     h->name.p = buf + start;
     h->name.n = i - start;
-    if (i < eol && is_ows((unsigned char)buf[i])) {
+    if (i < eol && bw_is_ows((unsigned char)buf[i])) {
         if (policy == BW_HDR_STRICT) {
             *err_off = i;
             *reason = "blank between header name and colon";
             return BW_ERR;
         }
-        while (i < eol && is_ows((unsigned char)buf[i]))
+        while (i < eol && bw_is_ows((unsigned char)buf[i]))
             i++;
     }
     if (i >= eol || buf[i] != ':') {
@@ -84,10 +78,10 @@ int bw_http_parse_header_line(const char *buf, size_t start, size_t eol, int pol
         return BW_ERR;
     }
     i++;
-    while (i < eol && is_ows((unsigned char)buf[i]))
+    while (i < eol && bw_is_ows((unsigned char)buf[i]))
         i++;
     size_t e = eol;
-    while (e > i && is_ows((unsigned char)buf[e - 1]))
+    while (e > i && bw_is_ows((unsigned char)buf[e - 1]))
         e--;
     for (size_t k = i; k < e; k++) {
         if (!is_fchar((unsigned char)buf[k])) {
@@ -111,7 +105,7 @@ static int http_version(const char *buf, size_t i, size_t eol)
 static int request_line(const char *buf, size_t eol, bw_http_msg_t *m, bw_icap_perr_t *err)
 {
     size_t i = 0;
-    while (i < eol && is_tchar((unsigned char)buf[i]))
+    while (i < eol && bw_is_tchar((unsigned char)buf[i]))
         i++;
     if (i == 0)
         return fail(err, 0, "invalid HTTP method");
@@ -178,9 +172,9 @@ static int fold_line(const char *buf, size_t pos, size_t eol, bw_http_msg_t *m,
         if (!is_fchar((unsigned char)buf[k]))
             return fail(err, k, "control character in header value");
     size_t s = pos, e = eol;
-    while (s < e && is_ows((unsigned char)buf[s]))
+    while (s < e && bw_is_ows((unsigned char)buf[s]))
         s++;
-    while (e > s && is_ows((unsigned char)buf[e - 1]))
+    while (e > s && bw_is_ows((unsigned char)buf[e - 1]))
         e--;
     if (s == e)
         return BW_OK; /* a blank continuation adds nothing */
@@ -224,7 +218,7 @@ int bw_http_parse_head(const char *buf, size_t len, int is_response, bw_http_msg
             m->head_len = next;
             return (int)next;
         }
-        if (is_ows((unsigned char)buf[pos])) {
+        if (bw_is_ows((unsigned char)buf[pos])) {
             if (last_dropped) {
                 for (size_t k = pos; k < eol; k++)
                     if (!is_fchar((unsigned char)buf[k]))
@@ -363,7 +357,7 @@ static int parse_ctype(bw_icap_str_t v, bw_icap_str_t *type, bw_icap_str_t *boun
         while (i < v.n && is_blank((unsigned char)v.p[i]))
             i++;
         size_t ns = i;
-        while (i < v.n && is_tchar((unsigned char)v.p[i]))
+        while (i < v.n && bw_is_tchar((unsigned char)v.p[i]))
             i++;
         size_t ne = i;
         while (i < v.n && is_blank((unsigned char)v.p[i]))

@@ -225,7 +225,7 @@ static void report_line(conn_t *c, bw_action_t a)
                   bw_status_name(c->verdict.status));
     bw_buf_put_field(&l, bw_verdict_name(&c->verdict));
     bw_buf_printf(&l, " %s %llums ", c->excluded ? "excluded" : action_name(a),
-                  (unsigned long long)(bw_conn_now_ms() - c->t_start));
+                  (unsigned long long)(bw_clock_ms() - c->t_start));
     bw_buf_put_field(&l, c->group ? c->group : "default");
     bw_buf_puts(&l, "\n");
     if (!l.oom)

@@ -24,27 +24,9 @@
 #include <string.h>
 
 #include "bulwark/bulwark.h"
+#include "core/chars.h"
 #include "icap/icap-parse.h"
 
-static int is_hex(unsigned char c, unsigned *v)
-{
-    if (c >= '0' && c <= '9')
-        *v = c - '0';
-    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        *v = (unsigned)((c | 0x20) - 'a' + 10);
-    else
-        return 0;
-    return 1;
-}
-
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-        return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 void bw_icap_chunk_reset(bw_icap_chunk_t *st) { memset(st, 0, sizeof *st); }
 
@@ -149,17 +131,17 @@ bw_chunk_ev_t bw_icap_chunk_feed(bw_icap_chunk_t *st, const char *buf, size_t le
         return BW_CHUNK_END;
     while (i < len) {
         unsigned char c = (unsigned char)buf[i];
-        unsigned hv;
+        int hv;
         const char *why;
         uint8_t s = st->state;
         if (s <= BW_CHS_LINE_LF && ++st->line_len > BW_CHUNK_MAX_LINE)
             return fail(st, i, "chunk-size line too long");
         switch (s) {
         case BW_CHS_SIZE:
-            if (is_hex(c, &hv)) {
+            if ((hv = bw_hexval(c)) >= 0) {
                 if (st->size > (UINT64_MAX >> 4))
                     return fail(st, i, "chunk size too large");
-                st->size = st->size << 4 | hv;
+                st->size = st->size << 4 | (unsigned)hv;
                 st->ndigits++;
                 break;
             }
@@ -168,7 +150,7 @@ bw_chunk_ev_t bw_icap_chunk_feed(bw_icap_chunk_t *st, const char *buf, size_t le
             /* fall through: what follows the digits is handled as after-size */
             /* FALLTHROUGH */
         case BW_CHS_AFTER_SIZE:
-            if (is_ows(c))
+            if (bw_is_ows(c))
                 st->state = BW_CHS_AFTER_SIZE;
             else if (c == ';')
                 st->state = BW_CHS_EXT_PRE_NAME;
@@ -181,14 +163,14 @@ bw_chunk_ev_t bw_icap_chunk_feed(bw_icap_chunk_t *st, const char *buf, size_t le
                 return fail(st, i, "invalid character in chunk-size line");
             break;
         case BW_CHS_EXT_PRE_NAME:
-            if (is_ows(c))
+            if (bw_is_ows(c))
                 break;
-            if (!is_tchar(c))
+            if (!bw_is_tchar(c))
                 return fail(st, i, "expected a chunk extension name");
             st->state = BW_CHS_EXT_NAME;
             /* FALLTHROUGH */
         case BW_CHS_EXT_NAME:
-            if (is_tchar(c)) {
+            if (bw_is_tchar(c)) {
                 if (st->name_len < sizeof st->name)
                     st->name[st->name_len++] = (char)c;
                 else
@@ -198,7 +180,7 @@ bw_chunk_ev_t bw_icap_chunk_feed(bw_icap_chunk_t *st, const char *buf, size_t le
             st->state = BW_CHS_EXT_POST_NAME;
             /* FALLTHROUGH */
         case BW_CHS_EXT_POST_NAME:
-            if (is_ows(c))
+            if (bw_is_ows(c))
                 break;
             if (c == '=') {
                 st->state = BW_CHS_EXT_PRE_VAL;
@@ -213,22 +195,22 @@ bw_chunk_ev_t bw_icap_chunk_feed(bw_icap_chunk_t *st, const char *buf, size_t le
             st->line_len--;
             break;
         case BW_CHS_EXT_PRE_VAL:
-            if (is_ows(c))
+            if (bw_is_ows(c))
                 break;
             if (c == '"') {
                 st->state = BW_CHS_EXT_QVAL;
                 break;
             }
-            if (!is_tchar(c))
+            if (!bw_is_tchar(c))
                 return fail(st, i, "expected a chunk extension value");
             st->state = BW_CHS_EXT_VAL;
             /* FALLTHROUGH */
         case BW_CHS_EXT_VAL:
-            if (is_tchar(c)) {
+            if (bw_is_tchar(c)) {
                 val_byte(st, c);
                 break;
             }
-            if (!is_ows(c) && c != ';' && c != '\r' && c != '\n')
+            if (!bw_is_ows(c) && c != ';' && c != '\r' && c != '\n')
                 return fail(st, i, "invalid character in chunk extension value");
             if ((why = ext_done(st, 1)))
                 return fail(st, i, why);

@@ -73,7 +73,7 @@ int bw_conn_overloaded(bw_icap_worker_t *w)
     if (!bound || waiting < bound)
         return 0;
     w->overloaded++;
-    uint64_t now = bw_conn_now_ms();
+    uint64_t now = bw_clock_ms();
     if (now - w->overload_logged_ms >= 10000 || !w->overload_logged_ms) {
         w->overload_logged_ms = now;
         fprintf(stderr, "bulwarkd: overloaded: %llu scans wait for a thread (MaxQueuedScans %llu); "

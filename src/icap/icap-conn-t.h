@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/spool.h"
 #include "icap/http-parse.h"
 #include "icap/icap-body.h"
@@ -103,7 +104,6 @@ typedef struct wreq {
 } wreq_t;
 
 /* icap-conn.c */
-uint64_t bw_conn_now_ms(void);
 void bw_conn_close(conn_t *c);
 /* icap-conn-life.c: clears the per-request state between two requests. */
 void bw_conn_request_reset(conn_t *c);

@@ -27,13 +27,6 @@
 
 static void process_input(conn_t *c);
 
-uint64_t bw_conn_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void copy_str(char *dst, size_t cap, bw_icap_str_t s)
 {
     size_t n = s.n < cap - 1 ? s.n : cap - 1;
@@ -393,7 +386,7 @@ static void body_data(conn_t *c, const char *p, size_t n)
 
 static void start_request(conn_t *c, const bw_icap_req_t *req)
 {
-    c->t_start = bw_conn_now_ms();
+    c->t_start = bw_clock_ms();
     c->ic = c->w->env->ic;
     c->group = NULL;
     c->method = req->method;

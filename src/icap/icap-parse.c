@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "bulwark/bulwark.h"
+#include "core/chars.h"
 #include "icap/http-parse.h"
 
 static int fail(bw_icap_perr_t *err, int status, size_t off, const char *reason)
@@ -39,20 +40,9 @@ static int fail(bw_icap_perr_t *err, int status, size_t off, const char *reason)
     return BW_ERR;
 }
 
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static int is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
-static int isxdigit_c(char ch)
-{
-    unsigned char c = (unsigned char)ch;
-    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-static int is_tchar(unsigned char c)
-{
-    return is_digit(c) || is_alpha(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 int bw_icap_str_eq_ci(bw_icap_str_t s, const char *lit)
 {
@@ -152,7 +142,7 @@ int bw_icap_parse_uri(const char *p, size_t n, bw_icap_uri_t *u, const char **re
                 unsigned char c = (unsigned char)p[k];
                 if (c == '%' && !zone)
                     zone = 1;
-                else if (zone ? !host_char(c) : !isxdigit_c(p[k]) && c != ':' && c != '.') {
+                else if (zone ? !host_char(c) : bw_hexval((unsigned char)p[k]) < 0 && c != ':' && c != '.') {
                     *reason = "invalid IPv6 literal in ICAP URI";
                     return BW_ERR;
                 }
@@ -216,7 +206,7 @@ int bw_icap_parse_encap(const char *v, size_t n, bw_icap_encap_t *e, bw_icap_per
     memset(e, 0, sizeof *e);
     size_t i = 0;
     for (;;) {
-        while (i < n && is_ows((unsigned char)v[i]))
+        while (i < n && bw_is_ows((unsigned char)v[i]))
             i++;
         size_t ns = i;
         while (i < n && (is_alpha((unsigned char)v[i]) || v[i] == '-'))
@@ -228,12 +218,12 @@ int bw_icap_parse_encap(const char *v, size_t n, bw_icap_encap_t *e, bw_icap_per
                 kind = k;
         if (kind < 0)
             return fail(err, 400, ns, "unknown Encapsulated entry");
-        while (i < n && is_ows((unsigned char)v[i]))
+        while (i < n && bw_is_ows((unsigned char)v[i]))
             i++;
         if (i >= n || v[i] != '=')
             return fail(err, 400, i, "expected '=' in Encapsulated");
         i++;
-        while (i < n && is_ows((unsigned char)v[i]))
+        while (i < n && bw_is_ows((unsigned char)v[i]))
             i++;
         size_t ds = i;
         uint32_t off = 0;
@@ -263,7 +253,7 @@ int bw_icap_parse_encap(const char *v, size_t n, bw_icap_encap_t *e, bw_icap_per
         e->e[e->n].offset = off;
         e->n++;
         e->mask |= (uint8_t)(1u << kind);
-        while (i < n && is_ows((unsigned char)v[i]))
+        while (i < n && bw_is_ows((unsigned char)v[i]))
             i++;
         if (i >= n)
             break;
@@ -348,7 +338,7 @@ static int request_line(const char *buf, size_t pos, size_t eol, bw_icap_req_t *
                         bw_icap_perr_t *err)
 {
     size_t i = pos;
-    while (i < eol && is_tchar((unsigned char)buf[i]))
+    while (i < eol && bw_is_tchar((unsigned char)buf[i]))
         i++;
     if (i == pos)
         return fail(err, 400, pos, "invalid ICAP method");
@@ -404,9 +394,9 @@ static int next_token(bw_icap_str_t v, size_t *pos, bw_icap_str_t *t)
     while (e < v.n && v.p[e] != ',')
         e++;
     *pos = e + 1;
-    while (s < e && is_ows((unsigned char)v.p[s]))
+    while (s < e && bw_is_ows((unsigned char)v.p[s]))
         s++;
-    while (e > s && is_ows((unsigned char)v.p[e - 1]))
+    while (e > s && bw_is_ows((unsigned char)v.p[e - 1]))
         e--;
     t->p = v.p + s;
     t->n = e - s;
@@ -519,7 +509,7 @@ int bw_icap_parse_head(const char *buf, size_t len, size_t last_len, bw_icap_req
             return more(len, err);
         if (eol == pos)
             break;
-        if (is_ows((unsigned char)buf[pos]))
+        if (bw_is_ows((unsigned char)buf[pos]))
             return fail(err, 400, pos, "folded ICAP header line (obs-fold) not accepted");
         if (req->nheaders >= BW_ICAP_MAX_HEADERS)
             return fail(err, 400, pos, "too many ICAP headers");

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bulwark/bulwark.h"
+#include "core/chars.h"
 
 enum { ST_PREAMBLE = 0, ST_HEADERS, ST_DATA, ST_CLOSE_LINE, ST_EPILOGUE, ST_RAW };
 
@@ -271,7 +272,6 @@ static int scan_data(run_t *r, const char *p, size_t n, size_t *pi, int *close)
 
 /* ---- part headers -------------------------------------------------------- */
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 static int name_is(const char *p, size_t n, const char *want)
 {
@@ -279,7 +279,7 @@ static int name_is(const char *p, size_t n, const char *want)
     if (n != w)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)p[i]) != want[i])
+        if (bw_ascii_lower((unsigned char)p[i]) != want[i])
             return 0;
     return 1;
 }
@@ -310,13 +310,6 @@ static void copy_trim(char *dst, size_t cap, const char *p, size_t n)
         put(dst, cap, &len, p[i], &cut);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* Content-Disposition: form-data; name="x"; filename="y"; filename*=UTF-8''z
  * Quoted strings unescape \" and \\ only: old browsers sent Windows paths
@@ -386,8 +379,8 @@ static void parse_disposition(bw_mp_part_t *pt, const char *p, size_t n)
                 vs = q;
             for (size_t j = vs; j < i; j++) {
                 int h1, h2;
-                if (p[j] == '%' && j + 2 < i && (h1 = hexval((unsigned char)p[j + 1])) >= 0 &&
-                    (h2 = hexval((unsigned char)p[j + 2])) >= 0) {
+                if (p[j] == '%' && j + 2 < i && (h1 = bw_hexval((unsigned char)p[j + 1])) >= 0 &&
+                    (h2 = bw_hexval((unsigned char)p[j + 2])) >= 0) {
                     put(dst, cap, &len, (char)(h1 * 16 + h2), cut);
                     j += 2;
                 } else {
@@ -735,14 +728,14 @@ size_t bw_cte_feed(bw_cte_dec_t *d, const char *in, size_t n, char *out)
             d->nacc = 0;
             continue;
         }
-        if (d->nacc == 2 && (d->held[1] == '\r' || hexval((unsigned char)d->held[1]) >= 0))
+        if (d->nacc == 2 && (d->held[1] == '\r' || bw_hexval((unsigned char)d->held[1]) >= 0))
             continue;
         if (d->nacc == 3) {
             if (d->held[1] == '\r' && d->held[2] == '\n') {
                 d->nacc = 0;
                 continue;
             }
-            int h1 = hexval((unsigned char)d->held[1]), h2 = hexval((unsigned char)d->held[2]);
+            int h1 = bw_hexval((unsigned char)d->held[1]), h2 = bw_hexval((unsigned char)d->held[2]);
             if (h1 >= 0 && h2 >= 0) {
                 out[o++] = (char)(h1 * 16 + h2);
                 d->nacc = 0;

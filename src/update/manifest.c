@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bulwark/bulwark.h"
+#include "core/chars.h"
 
 #define HEADER "bulwark-manifest 1"
 
@@ -27,16 +28,6 @@ void bw_hex32(const uint8_t in[32], char out[65])
     out[64] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int name_char_ok(char c, int first)
 {
@@ -138,7 +129,7 @@ static int parse_file_line(const char *const *f, const size_t *fl, bw_manifest_f
         return bw_err_set(err, "line %u: %s: the SHA-256 must be 64 hex digits, not %zu bytes",
                           line, out->name, fl[3]);
     for (int i = 0; i < 32; i++) {
-        int hi = hexval(f[3][2 * i]), lo = hexval(f[3][2 * i + 1]);
+        int hi = bw_hexval(f[3][2 * i]), lo = bw_hexval(f[3][2 * i + 1]);
         if (hi < 0 || lo < 0)
             return bw_err_set(err, "line %u: %s: the SHA-256 is not hex (byte %d)", line,
                               out->name, 2 * i + (hi < 0 ? 0 : 1));
