@@ -75,7 +75,7 @@ static void conn_free_if_done(conn_t *c)
         c->next->prev = c->prev;
     s->nconns--;
     if (s->env.stats)
-        bw_stats_conn_delta(s->env.stats, s->env.worker, -1);
+        bw_stats_slot_conns(s->env.stats, -1);
     free(c->in);
     bw_buf_free(&c->out);
     free(c);
@@ -731,8 +731,8 @@ void bw_clamd_conn_accept(server_t *s, int fd, int is_unix)
     s->conns = c;
     s->nconns++;
     if (s->env.stats) {
-        bw_stats_add(s->env.stats, s->env.worker, BW_ST_CONNECTIONS, 1);
-        bw_stats_conn_delta(s->env.stats, s->env.worker, +1);
+        bw_stats_slot_add(s->env.stats, BW_ST_CONNECTIONS, 1);
+        bw_stats_slot_conns(s->env.stats, +1);
     }
     if (is_unix) {
         snprintf(c->peer, sizeof c->peer, "local");

@@ -39,10 +39,10 @@ void bw_clamd_log(server_t *s, int level, const char *fmt, ...)
 
 void bw_clamd_count(server_t *s, const bw_verdict_t *v)
 {
-    bw_stats_t *st = s->env.stats;
+    bw_stats_slot_t *st = s->env.stats;
     if (!st)
         return;
-    bw_stats_verdict(st, s->env.worker, (int)v->status, v->bytes_scanned);
+    bw_stats_slot_verdict(st, (int)v->status, v->bytes_scanned);
 }
 
 static void server_free(server_t *s)

@@ -39,13 +39,12 @@ int bw_clamd_open_listeners(const bw_clamd_conf_t *cc, int *fds, int *is_unix, s
 /* Removes the LocalSocket file, if this configuration has one (at exit). */
 void bw_clamd_unlink_socket(const bw_clamd_conf_t *cc);
 
-struct bw_stats;
+struct bw_stats_slot;
 
 typedef struct bw_clamd_env {
     const bw_clamd_conf_t *cc;
     bw_engine_t *engine;           /* the worker's engine; valid for the server's life */
-    struct bw_stats *stats;        /* may be NULL (core/stats.h) */
-    unsigned worker;               /* this worker's index, for stats */
+    struct bw_stats_slot *stats;   /* where this server counts (core/stats.h); may be NULL */
     void (*log)(int level, const char *msg); /* level 3 err, 4 warn, 6 info; may be NULL */
     void (*request_reload)(void);  /* RELOAD: returns at once, the daemon reloads in the background */
     void (*request_shutdown)(void);/* SHUTDOWN */

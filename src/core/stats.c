@@ -30,11 +30,15 @@
 
 /* One worker's counters.  Aligned so that two workers never write the same
  * cache line. */
-typedef struct stats_slot {
+struct bw_stats_slot {
+    bw_stats_t *region;  /* the mapping this slot is part of (same address in
+                            every process forked after create) */
+    unsigned index;
     uint64_t v[BW_ST_COUNT];
     int64_t conns_open;
     uint64_t group[BW_STATS_MAX_GROUPS][2]; /* requests, detections */
-} __attribute__((aligned(64))) stats_slot_t;
+} __attribute__((aligned(64)));
+typedef struct bw_stats_slot stats_slot_t;
 
 struct bw_stats {
     size_t size;                 /* bytes mapped */
@@ -135,7 +139,40 @@ bw_stats_t *bw_stats_create(unsigned nworkers, unsigned ngroups, const char *con
         put_name(s->names[i], group_names[i] && group_names[i][0] ? group_names[i] : unnamed);
     }
     s->ngroups = ngroups ? ngroups : 1;
+    for (unsigned i = 0; i < nworkers; i++) {
+        s->slots[i].region = s;
+        s->slots[i].index = i;
+    }
     return s;
+}
+
+bw_stats_slot_t *bw_stats_slot(bw_stats_t *s, unsigned slot)
+{
+    return s && slot < s->nworkers ? &s->slots[slot] : NULL;
+}
+
+void bw_stats_slot_add(bw_stats_slot_t *w, enum bw_stat k, uint64_t n)
+{
+    if (w)
+        bw_stats_add(w->region, w->index, k, n);
+}
+
+void bw_stats_slot_verdict(bw_stats_slot_t *w, int status, uint64_t bytes)
+{
+    if (w)
+        bw_stats_verdict(w->region, w->index, status, bytes);
+}
+
+void bw_stats_slot_group(bw_stats_slot_t *w, const char *group, int detected)
+{
+    if (w)
+        bw_stats_group(w->region, w->index, bw_stats_group_find(w->region, group), detected);
+}
+
+void bw_stats_slot_conns(bw_stats_slot_t *w, int delta)
+{
+    if (w)
+        bw_stats_conn_delta(w->region, w->index, delta);
 }
 
 void bw_stats_destroy(bw_stats_t *s)

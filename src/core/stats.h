@@ -1,8 +1,12 @@
-/* Server-wide counters shared by the supervisor and its worker processes.
+/* Server-wide counters shared by the processes of one server.
  *
- * One MAP_SHARED anonymous region, created by the supervisor before it forks,
- * holds one slot of counters per worker (cache-line aligned, so workers never
- * share a line).  A worker adds only to its own slot with relaxed atomic adds:
+ * One MAP_SHARED anonymous region, created by its owner (bulwarkd's
+ * supervisor) before it forks, holds one slot of counters per writer
+ * (cache-line aligned, so writers never share a line).  Which process writes
+ * which slot is the owner's knowledge, not this module's: the owner hands each
+ * writer a bw_stats_slot_t (bw_stats_slot), and the protocol layers count
+ * through that handle without ever seeing an index or a process.  A writer
+ * adds only to its own slot with relaxed atomic adds:
  * no lock, no contention, and safe from the worker's thread pool too.  Readers
  * (the supervisor, its /metrics thread) sum the slots; a sum may be a few
  * increments behind a concurrent writer, never torn.
@@ -17,8 +21,9 @@
  * configuration reload can add groups without remapping anything.
  *
  *   bw_stats_t *s = bw_stats_create(nworkers, ngroups, names);   // before fork
- *   // worker i:      bw_stats_add(s, i, BW_ST_REQUESTS, 1);
- *   //                bw_stats_group(s, i, group_slot, detected);
+ *   // owner, for writer i:  env.stats = bw_stats_slot(s, i);
+ *   // writer:        bw_stats_slot_add(env.stats, BW_ST_REQUESTS, 1);
+ *   //                bw_stats_slot_group(env.stats, "staff", detected);
  *   // supervisor:    bw_stats_tick(s) once a second;
  *   //                bw_stats_write_file(s, path) on SIGUSR2 / every interval
  */
@@ -80,6 +85,24 @@ typedef struct bw_stats_snapshot {
  * BW_STATS_MAX_GROUPS, or mmap fails. */
 bw_stats_t *bw_stats_create(unsigned nworkers, unsigned ngroups, const char *const *group_names);
 void bw_stats_destroy(bw_stats_t *s);
+
+/* ---- writers: what the protocol layers use ---------------------------------
+ * One writer's slot, as a handle.  Every function below accepts NULL (no
+ * statistics) and ignores out-of-range arguments. */
+typedef struct bw_stats_slot bw_stats_slot_t;
+/* The handle of slot `slot`, or NULL when there is no such slot (the owner
+ * calls this; the pointer is valid in every process forked after create). */
+bw_stats_slot_t *bw_stats_slot(bw_stats_t *s, unsigned slot);
+void bw_stats_slot_add(bw_stats_slot_t *w, enum bw_stat k, uint64_t n);
+/* One scanned object (see bw_stats_verdict). */
+void bw_stats_slot_verdict(bw_stats_slot_t *w, int status, uint64_t bytes);
+/* One request of the group named `group` (NULL or unknown: the default
+ * group), and one detection if `detected`. */
+void bw_stats_slot_group(bw_stats_slot_t *w, const char *group, int detected);
+/* Open-connection gauge: +1 on accept, -1 on close. */
+void bw_stats_slot_conns(bw_stats_slot_t *w, int delta);
+
+/* ---- the owner's side, by slot index ------------------------------------- */
 
 /* Adds n to counter k of `worker`'s slot.  Out-of-range arguments are
  * ignored (never a crash).  One relaxed atomic add. */

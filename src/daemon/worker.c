@@ -119,8 +119,10 @@ static int listen_all(worker_t *w, int index, unsigned slot)
         if (l->kind == BW_LST_CLAMD) {
             bw_err_t err;
             if (!w->clamd) {
-                bw_clamd_env_t ce = {d->cc, d->engine, d->stats, slot, clamd_log, clamd_reload,
-                                     clamd_shutdown};
+                bw_clamd_env_t ce = {.cc = d->cc, .engine = d->engine,
+                                     .stats = bw_stats_slot(d->stats, slot), .log = clamd_log,
+                                     .request_reload = clamd_reload,
+                                     .request_shutdown = clamd_shutdown};
                 w->clamd = bw_clamd_server_new(&w->loop, &ce);
             }
             if (!w->clamd || bw_clamd_server_listen(w->clamd, l->fd, l->is_unix, &err) != BW_OK) {
@@ -153,14 +155,11 @@ int bw_worker_run(const bw_daemon_t *d, int index)
     w->env.report = report_stream(d);
     w->env.st = d->st;
     w->env.groups = d->groups; /* this process's own copy since fork: own scratch */
-    w->env.stats = d->stats;
-    w->env.worker = slot;
+    w->env.stats = bw_stats_slot(d->stats, slot);
     w->iw.loop = &w->loop;
     w->iw.env = &w->env;
     w->iw.timeout_ms = d->dc->timeout_ms;
-    w->iw.conn_slots = d->conn_slots;
-    w->iw.nslots = d->nslots;
-    w->iw.slot = slot;
+    w->iw.conns_all = (bw_shcount_t){.slots = d->conn_slots, .nslots = d->nslots, .self = slot};
     w->iw.nworkers = (unsigned)d->nworkers;
     w->iw.accepted = on_icap_accepted;
     w->iw.accepted_data = w;

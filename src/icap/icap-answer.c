@@ -242,12 +242,11 @@ static void count_and_notify(conn_t *c, bw_action_t a)
     bw_status_t st = c->verdict.status;
     int found = st != BW_CLEAN;
     if (env->stats) {
-        bw_stats_verdict(env->stats, env->worker, st, c->body_bytes);
+        bw_stats_slot_verdict(env->stats, st, c->body_bytes);
         if (a == BW_ACT_DENY || a == BW_ACT_QUARANTINE)
-            bw_stats_add(env->stats, env->worker, BW_ST_BLOCKED, 1);
+            bw_stats_slot_add(env->stats, BW_ST_BLOCKED, 1);
         int detected = st == BW_INFECTED || st == BW_SUSPICIOUS || st == BW_WARNING || st == BW_CURED;
-        bw_stats_group(env->stats, env->worker,
-                       c->group ? bw_stats_group_find(env->stats, c->group) : 0, detected);
+        bw_stats_slot_group(env->stats, c->group, detected);
     }
     if (found && env->notifier) {
         bw_event_t ev = {

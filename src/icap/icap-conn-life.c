@@ -59,10 +59,9 @@ void bw_conn_free_if_done(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     if (c->w->env->stats)
-        bw_stats_conn_delta(c->w->env->stats, c->w->env->worker, -1);
+        bw_stats_slot_conns(c->w->env->stats, -1);
     bw_icap_worker_t *w = c->w;
-    if (w->conn_slots)
-        __atomic_sub_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);
+    bw_shcount_add(&w->conns_all, -1);
     free(c);
     bw_icap_worker_balance(w);
 }
@@ -132,11 +131,10 @@ static void conn_accept(bw_icap_worker_t *w, uv_stream_t *server, int fd,
         w->conns->prev = c;
     w->conns = c;
     if (w->env->stats) {
-        bw_stats_add(w->env->stats, w->env->worker, BW_ST_CONNECTIONS, 1);
-        bw_stats_conn_delta(w->env->stats, w->env->worker, +1);
+        bw_stats_slot_add(w->env->stats, BW_ST_CONNECTIONS, 1);
+        bw_stats_slot_conns(w->env->stats, +1);
     }
-    if (w->conn_slots)
-        __atomic_add_fetch(&w->conn_slots[w->slot], 1, __ATOMIC_RELAXED);
+    bw_shcount_add(&w->conns_all, +1);
     uint64_t open_now = bw_icap_worker_total(w);
     uv_tcp_init(w->loop, &c->tcp);
     uv_timer_init(w->loop, &c->timer);

@@ -31,12 +31,7 @@
 
 uint64_t bw_icap_worker_total(const bw_icap_worker_t *w)
 {
-    if (!w->conn_slots)
-        return w->nconns;
-    uint64_t total = 0;
-    for (size_t i = 0; i < w->nslots; i++)
-        total += __atomic_load_n(&w->conn_slots[i], __ATOMIC_RELAXED);
-    return total;
+    return bw_shcount_shared(&w->conns_all) ? bw_shcount_total(&w->conns_all) : w->nconns;
 }
 
 static void on_balance_tick(uv_timer_t *t)
@@ -51,7 +46,7 @@ void bw_icap_worker_balance(bw_icap_worker_t *w)
     uint64_t max = w->env->ic->max_connections;
     uint64_t n = w->nworkers > 1 ? w->nworkers : 1;
     uint64_t share = (max + n - 1) / n;
-    int pause = n > 1 && w->conn_slots && w->nconns >= share && bw_icap_worker_total(w) < max;
+    int pause = n > 1 && bw_shcount_shared(&w->conns_all) && w->nconns >= share && bw_icap_worker_total(w) < max;
     if (pause != w->accept_paused) {
         w->accept_paused = pause;
         bw_icap_listeners_pause(w, pause);

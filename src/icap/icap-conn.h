@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "core/accept.h"
+#include "core/shcount.h"
 #include "icap/icap-service.h"
 
 #define BW_ICAP_MAX_LISTENERS 32
@@ -19,11 +20,10 @@ typedef struct bw_icap_worker {
     bw_icap_env_t *env;
     uint64_t timeout_ms;   /* idle / stalled client timeout */
     uint64_t nconns;       /* open connections of this worker */
-    /* Open connections of every worker, one slot each, in memory shared by
-     * the worker processes (NULL: this worker's count alone).  MaxConnections
-     * is a limit for the whole server, as OPTIONS advertises it. */
-    uint64_t *conn_slots;
-    size_t nslots, slot;
+    /* Open connections of the whole server (core/shcount.h), built by the
+     * daemon: MaxConnections is a limit for the whole server, as OPTIONS
+     * advertises it.  Not shared: this worker's count alone. */
+    bw_shcount_t conns_all;
     uint64_t requests;     /* answered by this worker (MaxReqsPerChild); the
                               server-wide counters are env->stats */
     int draining;          /* stop: no new requests on kept-alive connections */

@@ -39,8 +39,7 @@ typedef struct bw_icap_env {
     size_t nexcl;
     const bw_conf_state_t *st; /* the loaded configuration: group copies come from it */
     struct bw_groups *groups;  /* the policy's group matcher (NULL: default group only) */
-    struct bw_stats *stats;    /* server-wide counters (NULL: none) */
-    unsigned worker;           /* this worker's slot in stats */
+    struct bw_stats_slot *stats; /* where this server counts (core/stats.h; NULL: none) */
     struct bw_notifier *notifier; /* NotifyScript and webhook (NULL: none) */
 } bw_icap_env_t;
 

@@ -655,7 +655,8 @@ int main(void)
     }
     tcp_port = ntohs(sa.sin_port);
     uv_loop_init(&loop);
-    bw_clamd_env_t env = {cc, engine, NULL, 0, NULL, on_reload, on_shutdown};
+    bw_clamd_env_t env = {.cc = cc, .engine = engine, .request_reload = on_reload,
+                          .request_shutdown = on_shutdown};
     server = bw_clamd_server_new(&loop, &env);
     if (!server || bw_clamd_server_listen(server, fds[0], 1, &err) ||
         bw_clamd_server_listen(server, tfd, 0, &err)) {

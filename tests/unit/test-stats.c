@@ -140,6 +140,48 @@ TEST(bad_arguments_are_refused_or_ignored)
     bw_stats_destroy(s);
 }
 
+/* The protocol layers count through slot handles (bw_stats_slot_*): what
+ * they write lands in the owner's slot, by group name, and a missing handle
+ * (no statistics) is harmless. */
+TEST(writers_count_through_slot_handles)
+{
+    const char *names[] = {NULL, "kids", "staff"};
+    bw_stats_t *s = bw_stats_create(2, 3, names);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    bw_stats_slot_t *w0 = bw_stats_slot(s, 0), *w1 = bw_stats_slot(s, 1);
+    CHECK(w0 != NULL && w1 != NULL && w0 != w1);
+    CHECK(bw_stats_slot(s, 2) == NULL);
+    CHECK(bw_stats_slot(NULL, 0) == NULL);
+    bw_stats_slot_verdict(w0, BW_INFECTED, 100);
+    bw_stats_slot_verdict(w1, BW_CLEAN, 50);
+    bw_stats_slot_add(w1, BW_ST_BLOCKED, 2);
+    bw_stats_slot_group(w0, "staff", 1);
+    bw_stats_slot_group(w1, "nobody", 0); /* unknown: the default group */
+    bw_stats_slot_group(w1, NULL, 0);
+    bw_stats_slot_conns(w0, +1);
+    bw_stats_slot_conns(w1, +1);
+    bw_stats_slot_conns(w1, -1);
+    /* no statistics: every writer call is a no-op */
+    bw_stats_slot_add(NULL, BW_ST_REQUESTS, 1);
+    bw_stats_slot_verdict(NULL, BW_CLEAN, 1);
+    bw_stats_slot_group(NULL, "kids", 1);
+    bw_stats_slot_conns(NULL, 1);
+    bw_stats_snapshot_t sn;
+    bw_stats_read(s, &sn);
+    CHECK_EQ(sn.v[BW_ST_REQUESTS], 2);
+    CHECK_EQ(sn.v[BW_ST_INFECTED], 1);
+    CHECK_EQ(sn.v[BW_ST_CLEAN], 1);
+    CHECK_EQ(sn.v[BW_ST_BYTES], 150);
+    CHECK_EQ(sn.v[BW_ST_BLOCKED], 2);
+    CHECK_EQ(sn.group_requests[2], 1);
+    CHECK_EQ(sn.group_detections[2], 1);
+    CHECK_EQ(sn.group_requests[0], 2);
+    CHECK_EQ(sn.connections_open, 1);
+    bw_stats_destroy(s);
+}
+
 TEST(groups_by_slot_and_by_name)
 {
     const char *names[] = {NULL, "kids", "staff", ""};
