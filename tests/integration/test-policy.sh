@@ -127,16 +127,16 @@ check "bulwarkd exits 0 on SIGTERM" bw_stop
 grep -E "killed by signal|ERROR: AddressSanitizer|runtime error" "$TMP/p.log" && notok "no worker crashed" || ok "no worker crashed"
 
 # Policy configuration errors stop the start with file:line.
-printf '[icapserver.groups:a]\nClientIP = 10.0.0.0/33\n' > "$TMP/bad1.conf"
+printf '[icapserver.groups:a]\nClientIP = 10.0.0.0/33\n' > "$TMP/bad1.conf"; bw_own_paths "$TMP/bad1.conf"
 out=$("$BULWARKD" -c "$TMP/bad1.conf" -f 2>&1)
 expect_match "a bad CIDR is refused with file:line" "$out" "bad1.conf:2: ClientIP"
-printf '[icapserver.groups:a]\nURL = ^(unclosed\n' > "$TMP/bad2.conf"
+printf '[icapserver.groups:a]\nURL = ^(unclosed\n' > "$TMP/bad2.conf"; bw_own_paths "$TMP/bad2.conf"
 out=$("$BULWARKD" -c "$TMP/bad2.conf" -f 2>&1)
 expect_match "a regex that does not compile is refused with file:line" "$out" "bad2.conf:2: URL"
-printf '[icapserver.actions:ghost]\nInfectedAction = skip\n' > "$TMP/bad3.conf"
+printf '[icapserver.actions:ghost]\nInfectedAction = skip\n' > "$TMP/bad3.conf"; bw_own_paths "$TMP/bad3.conf"
 out=$("$BULWARKD" -c "$TMP/bad3.conf" -f 2>&1)
 expect_match "a group section for an undefined group is refused" "$out" "bad3.conf:1: .*ghost"
-printf '[icapserver.filter]\nExcludeMimeType = ^audio/(\n' > "$TMP/bad4.conf"
+printf '[icapserver.filter]\nExcludeMimeType = ^audio/(\n' > "$TMP/bad4.conf"; bw_own_paths "$TMP/bad4.conf"
 out=$("$BULWARKD" -c "$TMP/bad4.conf" -f 2>&1)
 expect_match "a bad ExcludeMimeType regex is refused with file:line" "$out" "bad4.conf:2: ExcludeMimeType"
 
