@@ -168,7 +168,7 @@ set -- $t_plain; tp_first=${1:-?}; tp_total=${2:-?}
 echo "# ttfb 50MB via squid+bulwarkd: first byte ${ti_first}s, total ${ti_total}s; via squid without ICAP: first byte ${tp_first}s, total ${tp_total}s"
 
 # --- the report log -------------------------------------------------------------------
-sleep 0.3
+wait_until 10 grep -qF "$ORIGIN/files/eicar.com" "$REPORT"
 if grep -F "$ORIGIN/files/eicar.com" "$REPORT" 2>/dev/null | grep -q 'INFECTED.*EICAR-Test-File' &&
    grep -F "$ORIGIN/files/eicar.com" "$REPORT" | grep -q '127\.0\.0\.1'; then
     ok "squid: the report log has the EICAR download with URL, client IP, INFECTED and the threat"

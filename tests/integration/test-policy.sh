@@ -101,8 +101,7 @@ out=$(respmod "$P" "$TMP/corr.com" http://other.example/c.com 198.51.100.1)
 expect_match "default group: CORR- passes (CorruptedAction=skip)" "$out" "^ICAP/1.0 204"
 out=$(respmod "$P" "$TMP/corr.com" http://kids.example/c.com 192.0.2.9)
 expect_match "both match: the higher Priority (lab) wins, CORR- passes" "$out" "^ICAP/1.0 204"
-sleep 0.3
-check "report lines end with the group" grep -q "kids.example/c.com .* kids$" "$TMP/report-$P.log"
+check "report lines end with the group" wait_until 10 grep -q "kids.example/c.com .* kids$" "$TMP/report-$P.log"
 
 metrics=$(curl -s --max-time 5 "http://127.0.0.1:$M/metrics")
 expect_match "/metrics counts the requests" "$metrics" "bulwark_requests_total 6"
@@ -113,8 +112,7 @@ metrics=$(curl -s --max-time 5 "http://127.0.0.1:$M/metrics")
 expect_match "/metrics moves with the next request" "$metrics" "bulwark_requests_total 7"
 expect_eq "/metrics: another path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/nope")" 404
 kill -USR2 "$BW_PID"
-sleep 0.5
-check "SIGUSR2 writes the counters file" grep -qx "requests 7" "$TMP/counters"
+check "SIGUSR2 writes the counters file" wait_until 10 grep -qx "requests 7" "$TMP/counters"
 check "SIGUSR2 leaves the workers running" icap_ping "$P"
 
 for _ in $(seq 1 50); do ls "$TMP"/notified.* >/dev/null 2>&1 && ls "$TMP"/hook.* >/dev/null 2>&1 && break; sleep 0.1; done
