@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/schema.h"
@@ -31,6 +32,14 @@ static void write_pid_file(const char *path)
     if (!path || !path[0])
         return;
     char tmp[4200];
+    /* Its directory (/run/bulwark) may not exist yet on a fresh machine:
+     * created as for ControlSocket (control.c), so `make run` starts clean. */
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (slash && slash != tmp) {
+        *slash = '\0';
+        (void)mkdir(tmp, 0755); /* EEXIST is fine; other errors show at fopen */
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)

@@ -112,3 +112,23 @@ reopened() { eicar_req >/dev/null; grep -q "EICAR-Test-File" "$TMP/report.log" 2
 check "SIGHUP reopens the report log (a new file gets the next line)" wait_until 20 reopened
 kill -TERM "$sup"; wait "$sup"; rc=$?
 expect_eq "bulwarkd exits 0 on SIGTERM after a restart" "$rc" 0
+
+# A fresh machine has no /run/bulwark: the shipped configuration (as `make
+# run` starts it) creates the directory for PidFile and ControlSocket, and
+# the first screen has no warning.  (Here /run/bulwark is $TMP/fresh/bulwark.)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$TMP/fresh"
+sed -e "s|/run/bulwark|$TMP/fresh/bulwark|g" -e "s|^ListenAddress = .*|ListenAddress = 127.0.0.1:$port|" \
+    -e "s|^BasesPath = .*|BasesPath = $ROOT/db/test|" "$ROOT/conf/bulwark.conf" >"$TMP/fresh.conf"
+"$BWD" -c "$TMP/fresh.conf" -f >"$TMP/fresh.log" 2>&1 &
+fresh=$!
+started() { grep -q "worker(s) started" "$TMP/fresh.log"; }
+wait_until 20 started
+expect_eq "fresh machine: the PidFile's directory is created and the pid file names the supervisor" \
+    "$(cat "$TMP/fresh/bulwark/bulwarkd.pid" 2>/dev/null)" "$fresh"
+if grep -qE "warning|error" "$TMP/fresh.log"; then
+    notok "fresh machine: the first screen has no warning or error"; sed 's/^/    /' "$TMP/fresh.log"
+else ok "fresh machine: the first screen has no warning or error"; fi
+kill -TERM "$fresh"; wait "$fresh"; rc=$?
+expect_eq "fresh machine: bulwarkd exits 0 on SIGTERM and removes its pid file" \
+    "$rc:$(test -e "$TMP/fresh/bulwark/bulwarkd.pid" && echo left)" "0:"
