@@ -51,6 +51,10 @@ origin_start "$WWW" "$HTTP" || { notok "squid: origin starts"; exit 1; }
 if ! squid_start "$TMP/squid" "$SQ" "$ICAP"; then notok "squid: squid starts with the ICAP lines"; exit 1; fi
 SQUID_ICAP_PID=$SQUID_PID
 ok "squid: squid -k parse accepts the issue's ICAP lines and squid starts"
+if grep -qE "UPGRADE|WARNING" "$TMP/squid/parse.log"; then
+    notok "squid: the documented ICAP lines parse without an UPGRADE or WARNING"
+    grep -E "UPGRADE|WARNING" "$TMP/squid/parse.log" | head -5 | sed 's/^/    /'
+else ok "squid: the documented ICAP lines parse without an UPGRADE or WARNING"; fi
 if ! squid_start "$TMP/squid0" "$SQ0" none; then notok "squid: squid without ICAP starts"; exit 1; fi
 SQUID_PLAIN_PID=$SQUID_PID
 

@@ -162,8 +162,8 @@ else
 icap_send_client_ip on
 icap_preview_enable on
 icap_preview_size 4096
-icap_service is_kav_resp respmod_precache 0 icaps://127.0.0.1:$TP/av/respmod tls-cafile=$CA tls-domain=localhost
-icap_service is_kav_req reqmod_precache 0 icaps://127.0.0.1:$TP/av/reqmod tls-cafile=$CA tls-domain=localhost
+icap_service is_kav_resp respmod_precache bypass=off icaps://127.0.0.1:$TP/av/respmod tls-cafile=$CA tls-domain=localhost
+icap_service is_kav_req reqmod_precache bypass=off icaps://127.0.0.1:$TP/av/reqmod tls-cafile=$CA tls-domain=localhost
 adaptation_access is_kav_req allow all
 adaptation_access is_kav_resp allow all"
     if squid_start "$TMP/squid" "$HP" none; then
