@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "engine/spool.h"
 #include "icap/http-parse.h"
 #include "icap/icap-body.h"

@@ -143,6 +143,10 @@ except OSError as e:
 EOF
 )
 expect_eq "tls: plain ICAP on the TLS port gets no ICAP answer and is closed" "$R" "closed"
+tlsline() { grep -m1 "icaps client: " "$TMP/tls.log"; }
+wait_until 10 tlsline
+expect_match "tls: the worker logs the broken client with time, bulwarkd[pid] and level, as the supervisor does" \
+    "$(tlsline)" "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} bulwarkd\[[0-9]+\] info: icaps client: "
 nas "$TMP/a" --file "$TMP/1k" --headers none
 jexpect "the TLS port still serves after that" "$TMP/a" 'd["status"] == 204'
 
