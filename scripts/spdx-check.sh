@@ -1,7 +1,7 @@
 #!/bin/bash
-# Checks that every source file carries the project's license tag,
-#   SPDX-License-Identifier: Apache-2.0
-# in one of its first three lines.  Source files are the *.c, *.h, *.sh and
+# Checks that every source file carries the project's license tag (the
+# SPDX identifier line naming Apache-2.0, $TAG below) in one of its first
+# three lines.  Source files are the *.c, *.h, *.sh and
 # *.py files under src/, include/, tests/, bench/ and scripts/ (those git
 # tracks when this is a git checkout, so build directories never count).
 #
@@ -65,8 +65,10 @@ add_tag() {
         tag_line "$f"
         tail -n +"$((n + 1))" "$f"
     } >"$tmp" || { rm -f "$tmp"; return 1; }
-    # cat into the original keeps its mode, owner and hard links
-    cat "$tmp" >"$f" && rm -f "$tmp"
+    # A new file renamed over the old one: a reader (this very script, which
+    # bash reads as it runs) keeps the old text; mode and owner are copied.
+    chmod --reference="$f" "$tmp" && chown --reference="$f" "$tmp" 2>/dev/null
+    mv -f "$tmp" "$f" || { rm -f "$tmp"; return 1; }
 }
 
 missing=0 fixed=0 other=0 total=0
