@@ -10,7 +10,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libc-icap-mod-virus-scan libmicrohttpd-dev libcurl4-openssl-dev
  systemd groff-base man-db logrotate shellcheck
  openssl python3-pyftpdlib python3-aiosmtpd
- clamav-daemon clamdscan python3-pyclamd"
+ clamav-daemon clamdscan python3-pyclamd
+ proftpd-core proftpd-mod-clamav libclamav-client-perl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -33,5 +34,36 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
     apt-get update -q
 fi
+# proftpd-core's postinst starts a system proftpd on port 21 (invoke-rc.d and
+# deb-systemd-invoke) and enables it at boot.  The tests run their own
+# proftpd on a free loopback port; an FTP server open to the network is not
+# something a build dependency may leave behind.  A policy-rc.d that denies
+# proftpd (both invokers ask it) keeps it from starting; afterwards the boot
+# links are removed.  An existing policy-rc.d (containers have one) is kept.
+policy=/usr/sbin/policy-rc.d
+own_policy=no
+case " $missing " in *" proftpd-core "*)
+    if [ ! -e $policy ]; then
+        # invoke-rc.d passes "proftpd", deb-systemd-invoke "proftpd.service"
+        # shellcheck disable=SC2016  # the $1 is policy-rc.d's own
+        printf '%s\n' '#!/bin/sh' \
+            '# left by install-deps.sh while it installs proftpd, a test peer' \
+            'case "$1" in proftpd|proftpd.service|proftpd.socket) exit 101;; esac' \
+            'exit 0' >$policy
+        chmod 755 $policy
+        own_policy=yes
+        trap 'rm -f $policy' EXIT
+    fi;;
+esac
+rc=0
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+apt-get install -y -q --no-install-recommends $missing || rc=$?
+if [ $own_policy = yes ]; then rm -f $policy; trap - EXIT; fi
+case " $missing " in *" proftpd-core "*)
+    if command -v systemctl >/dev/null; then
+        systemctl disable proftpd.service proftpd.socket >/dev/null 2>&1 || true
+        if [ -d /run/systemd/system ]; then systemctl stop proftpd.service >/dev/null 2>&1 || true; fi
+    fi
+    update-rc.d proftpd disable >/dev/null 2>&1 || true;;
+esac
+exit $rc

@@ -36,6 +36,7 @@ struct bw_stats_slot {
     unsigned index;
     uint64_t v[BW_ST_COUNT];
     int64_t conns_open;
+    int64_t scans_waiting, scans_running;
     uint64_t group[BW_STATS_MAX_GROUPS][2]; /* requests, detections */
 } __attribute__((aligned(64)));
 typedef struct bw_stats_slot stats_slot_t;
@@ -175,6 +176,12 @@ void bw_stats_slot_conns(bw_stats_slot_t *w, int delta)
         bw_stats_conn_delta(w->region, w->index, delta);
 }
 
+void bw_stats_slot_scans(bw_stats_slot_t *w, int waiting, int running)
+{
+    if (w)
+        bw_stats_scan_delta(w->region, w->index, waiting, running);
+}
+
 void bw_stats_destroy(bw_stats_t *s)
 {
     if (s)
@@ -206,10 +213,23 @@ void bw_stats_conn_delta(bw_stats_t *s, unsigned worker, int delta)
         __atomic_fetch_add(&s->slots[worker].conns_open, (int64_t)delta, __ATOMIC_RELAXED);
 }
 
+void bw_stats_scan_delta(bw_stats_t *s, unsigned worker, int waiting, int running)
+{
+    if (!s || worker >= s->nworkers)
+        return;
+    if (waiting)
+        __atomic_fetch_add(&s->slots[worker].scans_waiting, (int64_t)waiting, __ATOMIC_RELAXED);
+    if (running)
+        __atomic_fetch_add(&s->slots[worker].scans_running, (int64_t)running, __ATOMIC_RELAXED);
+}
+
 void bw_stats_worker_exited(bw_stats_t *s, unsigned worker)
 {
-    if (s && worker < s->nworkers)
+    if (s && worker < s->nworkers) {
         __atomic_store_n(&s->slots[worker].conns_open, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->slots[worker].scans_waiting, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->slots[worker].scans_running, 0, __ATOMIC_RELAXED);
+    }
 }
 
 void bw_stats_verdict(bw_stats_t *s, unsigned worker, int status, uint64_t bytes)
@@ -327,6 +347,12 @@ void bw_stats_read(const bw_stats_t *s, bw_stats_snapshot_t *out)
         int64_t c = __atomic_load_n(&sl->conns_open, __ATOMIC_RELAXED);
         if (c > 0)
             out->connections_open += (uint64_t)c;
+        c = __atomic_load_n(&sl->scans_waiting, __ATOMIC_RELAXED);
+        if (c > 0)
+            out->scans_waiting += (uint64_t)c;
+        c = __atomic_load_n(&sl->scans_running, __ATOMIC_RELAXED);
+        if (c > 0)
+            out->scans_running += (uint64_t)c;
         for (unsigned g = 0; g < ng; g++) {
             out->group_requests[g] += __atomic_load_n(&sl->group[g][0], __ATOMIC_RELAXED);
             out->group_detections[g] += __atomic_load_n(&sl->group[g][1], __ATOMIC_RELAXED);
@@ -380,6 +406,8 @@ char *bw_stats_text(const bw_stats_t *s)
     for (unsigned k = 0; k < BW_ST_COUNT; k++)
         fprintf(f, "%s %llu\n", meta[k].file, (unsigned long long)sn->v[k]);
     fprintf(f, "connections_open %llu\n", (unsigned long long)sn->connections_open);
+    fprintf(f, "scans_waiting %llu\nscans_running %llu\n", (unsigned long long)sn->scans_waiting,
+            (unsigned long long)sn->scans_running);
     fprintf(f, "requests_per_minute %llu\n", (unsigned long long)sn->requests_per_minute);
     fprintf(f, "workers %u\nworkers_alive %u\n", sn->workers, sn->workers_alive);
     fprintf(f, "uptime_seconds %llu\nstart_time %llu\n", (unsigned long long)sn->uptime_s,
@@ -469,6 +497,11 @@ char *bw_stats_prometheus(const bw_stats_t *s)
     }
     prom_family(f, "bulwark_connections_open", "gauge", "ICAP connections open now.");
     fprintf(f, "bulwark_connections_open %llu\n", (unsigned long long)sn->connections_open);
+    prom_family(f, "bulwark_scans_waiting", "gauge",
+                "ICAP scans waiting for a thread now (MaxQueuedScans bounds them per worker).");
+    fprintf(f, "bulwark_scans_waiting %llu\n", (unsigned long long)sn->scans_waiting);
+    prom_family(f, "bulwark_scans_running", "gauge", "ICAP scans on a thread now.");
+    fprintf(f, "bulwark_scans_running %llu\n", (unsigned long long)sn->scans_running);
     prom_family(f, "bulwark_requests_per_minute", "gauge",
                 "Requests answered in the last 60 seconds.");
     fprintf(f, "bulwark_requests_per_minute %llu\n",

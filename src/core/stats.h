@@ -67,6 +67,8 @@ typedef struct bw_stats_snapshot {
     uint64_t v[BW_ST_COUNT];     /* summed over every worker slot */
     uint64_t requests_per_minute;/* as of the last tick */
     uint64_t connections_open;   /* gauge: open connections of live workers */
+    uint64_t scans_waiting;      /* gauge: ICAP scans queued for a pool thread */
+    uint64_t scans_running;      /* gauge: ICAP scans on a pool thread */
     unsigned workers;            /* configured workers (or slots, if never set) */
     unsigned workers_alive;      /* as last set by the supervisor */
     uint64_t uptime_s;           /* since bw_stats_create */
@@ -101,6 +103,8 @@ void bw_stats_slot_verdict(bw_stats_slot_t *w, int status, uint64_t bytes);
 void bw_stats_slot_group(bw_stats_slot_t *w, const char *group, int detected);
 /* Open-connection gauge: +1 on accept, -1 on close. */
 void bw_stats_slot_conns(bw_stats_slot_t *w, int delta);
+/* Scan-queue gauges (see bw_stats_scan_delta). */
+void bw_stats_slot_scans(bw_stats_slot_t *w, int waiting, int running);
 
 /* ---- the owner's side, by slot index ------------------------------------- */
 
@@ -116,6 +120,10 @@ void bw_stats_group(bw_stats_t *s, unsigned worker, unsigned group, int detected
 void bw_stats_verdict(bw_stats_t *s, unsigned worker, int status, uint64_t bytes);
 /* Open-connection gauge of `worker`: +1 on accept, -1 on close. */
 void bw_stats_conn_delta(bw_stats_t *s, unsigned worker, int delta);
+/* ICAP scan gauges of `worker`: a scan queued for a pool thread is
+ * (+1, 0), taking its thread (-1, +1), done (0, -1).  They show how close a
+ * worker is to MaxQueuedScans, and let a test see a thread busy. */
+void bw_stats_scan_delta(bw_stats_t *s, unsigned worker, int waiting, int running);
 /* The supervisor saw `worker` die: its gauges go to zero (its connections died
  * with it); its counters stay. */
 void bw_stats_worker_exited(bw_stats_t *s, unsigned worker);

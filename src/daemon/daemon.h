@@ -17,12 +17,13 @@
 
 #include "bulwark/bulwark.h"
 #include "core/conf.h"
+#include "core/log.h"
 #include "app/daemon-conf.h"
 #include "icap/icap-conf.h"
 
-enum { BW_LOG_ERR = 3, BW_LOG_WARN = 4, BW_LOG_INFO = 6 };
+/* bw_log() and its levels are core/log.h's; this names them "bulwarkd" and,
+ * unless to_stderr, sends them to syslog (log.c). */
 void bw_log_init(int to_stderr);
-void bw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef enum bw_listener_kind {
     BW_LST_ICAP,   /* ListenAddress */

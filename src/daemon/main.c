@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/schema.h"
@@ -33,6 +34,14 @@ static void write_pid_file(const char *path)
     if (!path || !path[0])
         return;
     char tmp[4200];
+    /* Its directory (/run/bulwark) may not exist yet on a fresh machine:
+     * created as for ControlSocket (control.c), so `make run` starts clean. */
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (slash && slash != tmp) {
+        *slash = '\0';
+        (void)mkdir(tmp, 0755); /* EEXIST is fine; other errors show at fopen */
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     /* Not fopen(): a FIFO or a symlink planted at the temporary name must
      * neither block the start nor redirect root's write. */

@@ -62,8 +62,7 @@ static void bw_log_conn(conn_t *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "bulwarkd: %s %s: %s\n", bw_icap_method_name(c->method),
-            c->url[0] ? c->url : "-", msg);
+    bw_log(BW_LOG_WARN, "%s %s: %s", bw_icap_method_name(c->method), c->url[0] ? c->url : "-", msg);
 }
 
 

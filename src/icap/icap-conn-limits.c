@@ -71,8 +71,8 @@ int bw_conn_overloaded(bw_icap_worker_t *w)
     uint64_t now = bw_clock_ms();
     if (now - w->overload_logged_ms >= 10000 || !w->overload_logged_ms) {
         w->overload_logged_ms = now;
-        fprintf(stderr, "bulwarkd: overloaded: %llu scans wait for a thread (MaxQueuedScans %llu); "
-                "%llu requests answered 503 so far\n", (unsigned long long)waiting,
+        bw_log(BW_LOG_WARN, "overloaded: %llu scans wait for a thread (MaxQueuedScans %llu); "
+                "%llu requests answered 503 so far", (unsigned long long)waiting,
                 (unsigned long long)bound, (unsigned long long)w->overloaded);
     }
     return 1;

@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/spool.h"
 #include "icap/http-parse.h"
 #include "icap/icap-body.h"

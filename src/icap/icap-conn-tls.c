@@ -45,7 +45,7 @@ int bw_conn_tls_on_read(conn_t *c, const char *p, size_t n)
     bw_err_t err;
     int rc = bw_tls_recv(c->tls, p, n, &c->in, &err);
     if (rc == BW_ERR)
-        fprintf(stderr, "bulwarkd: icaps client: %s\n", err.msg);
+        bw_log(BW_LOG_INFO, "icaps client: %s", err.msg);
     /* Handshake records, an alert, or an answer that waited for the
      * handshake: whatever the session has for the peer goes now. */
     bw_conn_flush(c);

@@ -163,6 +163,7 @@ static void work_finish(uv_work_t *req)
 {
     conn_t *c = req->data;
     __atomic_sub_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED); /* it has its thread */
+    bw_stats_slot_scans(c->w->env->stats, -1, +1);
     if (bw_icap_body_finish(c->body, &c->verdict) != BW_OK) {
         memset(&c->verdict, 0, sizeof c->verdict);
         c->verdict.status = BW_ERROR;
@@ -173,6 +174,7 @@ static void after_finish(uv_work_t *req, int status)
 {
     conn_t *c = req->data;
     c->working = 0;
+    bw_stats_slot_scans(c->w->env->stats, 0, -1);
     if (c->closing) {
         bw_conn_free_if_done(c);
         return;
@@ -199,8 +201,10 @@ static void finish_scan(conn_t *c)
     c->work.data = c;
     c->working = 1;
     __atomic_add_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED);
+    bw_stats_slot_scans(c->w->env->stats, +1, 0);
     if (uv_queue_work(c->w->loop, &c->work, work_finish, after_finish) < 0) {
         __atomic_sub_fetch(&c->w->scans_waiting, 1, __ATOMIC_RELAXED);
+        bw_stats_slot_scans(c->w->env->stats, -1, 0);
         c->working = 0;
         bw_conn_respond_error(c, 500);
     }

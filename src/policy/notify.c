@@ -24,6 +24,7 @@
 
 #include "bulwark/bulwark.h"
 #include "core/buf.h"
+#include "core/log.h"
 
 /* ---- JSON --------------------------------------------------------------- */
 
@@ -182,7 +183,7 @@ void nf_log(bw_notifier_t *n, int level, const char *fmt, ...)
     if (n->log_fn)
         n->log_fn(n->log_ud, level, msg);
     else
-        fprintf(stderr, "bulwark notify: %s\n", msg);
+        bw_log(level, "notify: %s", msg);
 }
 
 /* One message per 10 s at most, with the count since the last one: a flood

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "quarantine/quarantine-job.h"
 #include "quarantine/quarantine.h"
 
@@ -79,14 +80,13 @@ static void after(uv_work_t *req, int status)
 {
     job_t *j = req->data;
     if (status < 0)
-        fprintf(stderr, "bulwarkd: quarantine: %s: not stored (%s)\n", j->meta.origin,
-                uv_strerror(status));
+        bw_log(BW_LOG_WARN, "quarantine: %s: not stored (%s)", j->meta.origin,
+               uv_strerror(status));
     else if (j->rc != BW_OK)
-        fprintf(stderr, "bulwarkd: quarantine: %s: not stored: %s\n", j->meta.origin, j->err.msg);
+        bw_log(BW_LOG_WARN, "quarantine: %s: not stored: %s", j->meta.origin, j->err.msg);
     else
-        fprintf(stderr, "bulwarkd: quarantine: %s stored as %s (%llu bytes%s)\n", j->meta.origin,
-                j->meta.sha256, (unsigned long long)j->meta.size,
-                j->meta.partial ? ", partial" : "");
+        bw_log(BW_LOG_INFO, "quarantine: %s stored as %s (%llu bytes%s)", j->meta.origin,
+               j->meta.sha256, (unsigned long long)j->meta.size, j->meta.partial ? ", partial" : "");
     q.running = 0;
     q.queued--;
     q.mem -= j->mem;
@@ -106,8 +106,7 @@ static void kick(void)
         int rc = uv_queue_work(j->loop, &j->req, work, after);
         if (rc == 0)
             return;
-        fprintf(stderr, "bulwarkd: quarantine: %s: not stored (%s)\n", j->meta.origin,
-                uv_strerror(rc));
+        bw_log(BW_LOG_WARN, "quarantine: %s: not stored (%s)", j->meta.origin, uv_strerror(rc));
         q.running = 0;
         q.queued--;
         q.mem -= j->mem;

@@ -180,8 +180,8 @@ origin_stop() {
 }
 
 # squid_start DIR HTTP_PORT ICAP_PORT|none: a test-local Squid without cache.
-# With ICAP_PORT it carries the deployment lines from the issue, verbatim but
-# for the port.  Sets SQUID_PID.
+# With ICAP_PORT it carries the deployment lines of docs/squid.md, verbatim
+# but for the port (bypass=off: the old `0` makes Squid warn UPGRADE).  Sets SQUID_PID.
 squid_start() {
     local dir=$1 port=$2 icap=$3
     mkdir -p "$dir"
@@ -208,8 +208,8 @@ squid_start() {
             echo "icap_preview_enable on"
             echo "icap_preview_size 4096"
             echo "icap_206_enable on"
-            echo "icap_service is_kav_resp respmod_precache 0 icap://127.0.0.1:$icap/av/respmod"
-            echo "icap_service is_kav_req reqmod_precache 0 icap://127.0.0.1:$icap/av/reqmod"
+            echo "icap_service is_kav_resp respmod_precache bypass=off icap://127.0.0.1:$icap/av/respmod"
+            echo "icap_service is_kav_req reqmod_precache bypass=off icap://127.0.0.1:$icap/av/reqmod"
             echo "adaptation_access is_kav_req allow all"
             echo "adaptation_access is_kav_resp allow all"
         fi

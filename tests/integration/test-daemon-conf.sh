@@ -12,26 +12,28 @@ gen=$("$BWD" --config-doc)
 doc=$(sed -n '/<!-- generated below -->/,$p' "$ROOT/docs/bulwarkd-keys.md" | tail -n +2)
 expect_eq "docs/bulwarkd-keys.md matches bulwarkd --config-doc" "$doc" "$gen"
 
-printf '[icapserver.protocol]\nPreviewSize = 4096\nAllow204 = maybe\n' > "$TMP/bad1.conf"
+printf '[icapserver.protocol]\nPreviewSize = 4096\nAllow204 = maybe\n' > "$TMP/bad1.conf"; bw_own_paths "$TMP/bad1.conf"
 out=$("$BWD" -c "$TMP/bad1.conf" -f 2>&1); rc=$?
 expect_eq "bad boolean exits 2" "$rc" 2
 expect_match "bad boolean names file:line: key" "$out" "bad1.conf:3: Allow204: "
 
-printf '[icapserver.protocol]\nNoSuchKey = 1\n' > "$TMP/bad2.conf"
+printf '[icapserver.protocol]\nNoSuchKey = 1\n' > "$TMP/bad2.conf"; bw_own_paths "$TMP/bad2.conf"
 out=$("$BWD" -c "$TMP/bad2.conf" -f 2>&1); rc=$?
 expect_eq "unknown key exits 2" "$rc" 2
 expect_match "unknown key names file:line" "$out" "bad2.conf:2: .*NoSuchKey.*unknown key"
 
-printf '[icapserver.actions]\nInfectedAction = explode\n' > "$TMP/bad3.conf"
+printf '[icapserver.actions]\nInfectedAction = explode\n' > "$TMP/bad3.conf"; bw_own_paths "$TMP/bad3.conf"
 out=$("$BWD" -c "$TMP/bad3.conf" -f 2>&1); rc=$?
 expect_match "bad action word is refused with its line" "$out" "bad3.conf:2: InfectedAction: "
 
-printf '[path]\nBasesPath = %s/nodb\n' "$TMP" > "$TMP/bad4.conf"
+# (its own port: the default 127.0.0.1:1344 may be a running bulwarkd's)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '[path]\nBasesPath = %s/nodb\n[icapserver.network]\nListenAddress = 127.0.0.1:%s\n' "$TMP" "$port" > "$TMP/bad4.conf"; bw_own_paths "$TMP/bad4.conf"
 out=$("$BWD" -c "$TMP/bad4.conf" -f 2>&1); rc=$?
 expect_eq "missing database exits 2" "$rc" 2
 expect_match "missing database is named" "$out" "nodb"
 
-printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 256.1.1.1:1344\n' "$ROOT/db/test" > "$TMP/bad5.conf"
+printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 256.1.1.1:1344\n' "$ROOT/db/test" > "$TMP/bad5.conf"; bw_own_paths "$TMP/bad5.conf"
 out=$("$BWD" -c "$TMP/bad5.conf" -f 2>&1); rc=$?
 expect_eq "unusable listen address exits 2" "$rc" 2
 expect_match "unusable listen address is named" "$out" "ListenAddress 256.1.1.1:1344"
@@ -40,7 +42,7 @@ expect_match "unusable listen address is named" "$out" "ListenAddress 256.1.1.1:
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
     printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 127.0.0.1:%s\nListenAddress = [::1]:%s\n[icapserver.process]\nMaxChildren = 1\n' \
-        "$ROOT/db/test" "$port" "$port" > "$TMP/v6.conf"
+        "$ROOT/db/test" "$port" "$port" > "$TMP/v6.conf"; bw_own_paths "$TMP/v6.conf"
     "$BWD" -c "$TMP/v6.conf" -f > "$TMP/v6.log" 2>&1 &
     pid=$!
     answers=$(python3 - "$port" <<'PY'
@@ -71,7 +73,7 @@ fi
 # the report log (logrotate moves the file, then signals).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf '[path]\nBasesPath = %s\n[icapserver.network]\nListenAddress = 127.0.0.1:%s\n[icapserver.process]\nMaxChildren = 1\n[icapserver.report]\nReportFileName = %s/report.log\n' \
-    "$ROOT/db/test" "$port" "$TMP" > "$TMP/sup.conf"
+    "$ROOT/db/test" "$port" "$TMP" > "$TMP/sup.conf"; bw_own_paths "$TMP/sup.conf"
 "$BWD" -c "$TMP/sup.conf" -f > "$TMP/sup.log" 2>&1 &
 sup=$!
 eicar_req() {
@@ -97,14 +99,36 @@ PY
 expect_eq "supervised worker answers" "$(eicar_req)" "ICAP/1.0 200 OK"
 worker=$(pgrep -P "$sup" | head -1)
 kill -KILL "$worker"
-sleep 1.5
+# the replacement is a new child of the supervisor
+replaced() { pgrep -P "$sup" | grep -qvx "$worker"; }
+wait_until 20 replaced
 expect_match "a killed worker is logged with its signal" "$(cat "$TMP/sup.log")" "worker 0 \(pid $worker\) killed by signal 9"
 expect_eq "the replacement worker answers" "$(eicar_req)" "ICAP/1.0 200 OK"
 mv "$TMP/report.log" "$TMP/report.log.1"
 kill -HUP "$sup"
-sleep 0.5
-eicar_req > /dev/null
-sleep 0.3
-check "SIGHUP reopens the report log (a new file gets the next line)" grep -q "EICAR-Test-File" "$TMP/report.log"
+# The workers reopen the file when they get SIGHUP: send requests until one
+# lands in the new file (each one after the reopen does).
+reopened() { eicar_req >/dev/null; grep -q "EICAR-Test-File" "$TMP/report.log" 2>/dev/null; }
+check "SIGHUP reopens the report log (a new file gets the next line)" wait_until 20 reopened
 kill -TERM "$sup"; wait "$sup"; rc=$?
 expect_eq "bulwarkd exits 0 on SIGTERM after a restart" "$rc" 0
+
+# A fresh machine has no /run/bulwark: the shipped configuration (as `make
+# run` starts it) creates the directory for PidFile and ControlSocket, and
+# the first screen has no warning.  (Here /run/bulwark is $TMP/fresh/bulwark.)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$TMP/fresh"
+sed -e "s|/run/bulwark|$TMP/fresh/bulwark|g" -e "s|^ListenAddress = .*|ListenAddress = 127.0.0.1:$port|" \
+    -e "s|^BasesPath = .*|BasesPath = $ROOT/db/test|" "$ROOT/conf/bulwark.conf" >"$TMP/fresh.conf"
+"$BWD" -c "$TMP/fresh.conf" -f >"$TMP/fresh.log" 2>&1 &
+fresh=$!
+started() { grep -q "worker(s) started" "$TMP/fresh.log"; }
+wait_until 20 started
+expect_eq "fresh machine: the PidFile's directory is created and the pid file names the supervisor" \
+    "$(cat "$TMP/fresh/bulwark/bulwarkd.pid" 2>/dev/null)" "$fresh"
+if grep -qE "warning|error" "$TMP/fresh.log"; then
+    notok "fresh machine: the first screen has no warning or error"; sed 's/^/    /' "$TMP/fresh.log"
+else ok "fresh machine: the first screen has no warning or error"; fi
+kill -TERM "$fresh"; wait "$fresh"; rc=$?
+expect_eq "fresh machine: bulwarkd exits 0 on SIGTERM and removes its pid file" \
+    "$rc:$(test -e "$TMP/fresh/bulwark/bulwarkd.pid" && echo left)" "0:"

@@ -65,7 +65,7 @@ out=$(icap_respmod "$P1" "$TMP/eicar.com" "Allow: 204" 'URL:http://origin.test/<
 expect_match "block page: the URL is in the page" "$out" "http://origin.test/&lt;script&gt;alert\(1\)&lt;/script&gt;\?a=&quot;b&quot;&amp;c"
 if printf '%s' "$out" | grep -q "<script>"; then notok "block page: no raw <script> from the URL"; else ok "block page: no raw <script> from the URL"; fi
 expect_match "block page: the client address is shown" "$out" "192.0.2.9"
-sleep 0.2
+wait_until 10 grep -q " 192.0.2.9 .*EICAR-Test-File" "$TMP/report-$P1.log"
 line=$(grep "EICAR-Test-File" "$TMP/report-$P1.log" | tail -1)
 expect_match "report log: a base64 X-Client-Username is decoded" "$line" " 192.0.2.9 bob RESPMOD "
 
@@ -112,8 +112,7 @@ curl -s --max-time 3 -o "$TMP/radio.bin" -x "http://127.0.0.1:$SQ" "http://127.0
 got=$(stat -c %s "$TMP/radio.bin")
 if [ "$got" -gt 1000000 ]; then ok "an endless audio/aacp stream plays through the proxy ($got bytes in 3 s)"
 else notok "an endless audio/aacp stream plays through the proxy ($got bytes in 3 s)"; fi
-sleep 0.3
-check "the report log says the stream was excluded" grep -q "stream?type=audio/aacp .* excluded" "$TMP/report-$P2.log"
+check "the report log says the stream was excluded" wait_until 10 grep -q "stream?type=audio/aacp .* excluded" "$TMP/report-$P2.log"
 # The 204 came from the preview: the report line's size (body bytes that
 # reached bulwarkd) is at most the preview, not the megabytes that played.
 size=$(grep "stream?type=audio/aacp" "$TMP/report-$P2.log" | head -1 | awk '{print $6}')

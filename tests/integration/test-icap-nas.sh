@@ -261,19 +261,28 @@ rm -rf "$F/l1" "$F/l2" "$F/200m" "$F/10m"
 PORT=$(free_port)
 bw_write_conf "$TMP/over.conf" "$PORT" icapserver.process.MaxChildren=1 \
     icapserver.protocol.MaxQueuedScans=1 icapserver.protocol.MaxConnections=4 \
-    icapserver.engine.options.MaxScanSize=0 icapserver.engine.options.MaxScanTime=4s
+    icapserver.engine.options.MaxScanSize=0 icapserver.engine.options.MaxScanTime=6s
 UV_THREADPOOL_SIZE=1 bw_start "$TMP/over.conf" "$TMP/over.log" "$PORT" ||
     { notok "nas: bulwarkd starts with MaxQueuedScans=1"; exit 1; }
 
 cic "$TMP/o" -s avscan
 cic_expect "OPTIONS advertises Max-Connections: 4" cic_has "Max-Connections: 4"
+# The test makes the state it checks, step by step, and sees each step in
+# the worker's gauges (bulwark ctl stats): the first slow scan holds the only
+# thread (for MaxScanTime, 6 s), the second is queued behind it, and only then
+# does the third request arrive.  A loaded machine makes this slower, never
+# different.
+gauge() { "$BULWARK" ctl -c "$TMP/over.conf" stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
+gauge_is() { [ "$(gauge "$1")" = "$2" ]; }
 nas "$TMP/s1" --file "$F/slow.tar.zst" --headers none & S1=$!
+check "nas: the first slow scan has the only thread (ctl stats: scans_running 1)" wait_until 60 gauge_is scans_running 1
 nas "$TMP/s2" --file "$F/slow.tar.zst" --headers none & S2=$!
-sleep 1.5 # the first slow scan has the thread (4 s), the second waits for it
+check "nas: the second slow scan waits for it (ctl stats: scans_waiting 1)" wait_until 60 gauge_is scans_waiting 1
 nas "$TMP/a" --file "$F/1k" --headers none --check-close
 expect "a scan waits for the only thread (MaxQueuedScans=1): 503 with Retry-After, its body read and dropped, the connection kept" "$TMP/a" \
     'd["status"] == 503 and h.get("retry-after", "").isdigit() and not d["closed"] and not d.get("send_error")'
 wait "$S1" "$S2"
+expect_eq "nas: the gauges are back to 0 when the scans are done" "$(gauge scans_running) $(gauge scans_waiting)" "0 0"
 expect "the first slow scan ends at MaxScanTime: 204 carrying the limit" "$TMP/s1" \
     'd["status"] == 204 and "max scan time" in h.get("x-infection-found", "")'
 expect "the scan that waited is answered too" "$TMP/s2" \

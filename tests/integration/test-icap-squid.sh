@@ -51,6 +51,10 @@ origin_start "$WWW" "$HTTP" || { notok "squid: origin starts"; exit 1; }
 if ! squid_start "$TMP/squid" "$SQ" "$ICAP"; then notok "squid: squid starts with the ICAP lines"; exit 1; fi
 SQUID_ICAP_PID=$SQUID_PID
 ok "squid: squid -k parse accepts the issue's ICAP lines and squid starts"
+if grep -qE "UPGRADE|WARNING" "$TMP/squid/parse.log"; then
+    notok "squid: the documented ICAP lines parse without an UPGRADE or WARNING"
+    grep -E "UPGRADE|WARNING" "$TMP/squid/parse.log" | head -5 | sed 's/^/    /'
+else ok "squid: the documented ICAP lines parse without an UPGRADE or WARNING"; fi
 if ! squid_start "$TMP/squid0" "$SQ0" none; then notok "squid: squid without ICAP starts"; exit 1; fi
 SQUID_PLAIN_PID=$SQUID_PID
 
@@ -168,7 +172,7 @@ set -- $t_plain; tp_first=${1:-?}; tp_total=${2:-?}
 echo "# ttfb 50MB via squid+bulwarkd: first byte ${ti_first}s, total ${ti_total}s; via squid without ICAP: first byte ${tp_first}s, total ${tp_total}s"
 
 # --- the report log -------------------------------------------------------------------
-sleep 0.3
+wait_until 10 grep -qF "$ORIGIN/files/eicar.com" "$REPORT"
 if grep -F "$ORIGIN/files/eicar.com" "$REPORT" 2>/dev/null | grep -q 'INFECTED.*EICAR-Test-File' &&
    grep -F "$ORIGIN/files/eicar.com" "$REPORT" | grep -q '127\.0\.0\.1'; then
     ok "squid: the report log has the EICAR download with URL, client IP, INFECTED and the threat"

@@ -143,6 +143,10 @@ except OSError as e:
 EOF
 )
 expect_eq "tls: plain ICAP on the TLS port gets no ICAP answer and is closed" "$R" "closed"
+tlsline() { grep -m1 "icaps client: " "$TMP/tls.log"; }
+wait_until 10 tlsline
+expect_match "tls: the worker logs the broken client with time, bulwarkd[pid] and level, as the supervisor does" \
+    "$(tlsline)" "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} bulwarkd\[[0-9]+\] info: icaps client: "
 nas "$TMP/a" --file "$TMP/1k" --headers none
 jexpect "the TLS port still serves after that" "$TMP/a" 'd["status"] == 204'
 
@@ -162,8 +166,8 @@ else
 icap_send_client_ip on
 icap_preview_enable on
 icap_preview_size 4096
-icap_service is_kav_resp respmod_precache 0 icaps://127.0.0.1:$TP/av/respmod tls-cafile=$CA tls-domain=localhost
-icap_service is_kav_req reqmod_precache 0 icaps://127.0.0.1:$TP/av/reqmod tls-cafile=$CA tls-domain=localhost
+icap_service is_kav_resp respmod_precache bypass=off icaps://127.0.0.1:$TP/av/respmod tls-cafile=$CA tls-domain=localhost
+icap_service is_kav_req reqmod_precache bypass=off icaps://127.0.0.1:$TP/av/reqmod tls-cafile=$CA tls-domain=localhost
 adaptation_access is_kav_req allow all
 adaptation_access is_kav_resp allow all"
     if squid_start "$TMP/squid" "$HP" none; then

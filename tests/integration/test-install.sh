@@ -262,7 +262,9 @@ if command -v logrotate >/dev/null; then
     out=$(logrotate -f -s "$TMP/logrotate.state" "$TMP/logrotate.conf" 2>&1); rc=$?
     expect_eq "logrotate: the snippet rotates the report log (rc $rc${out:+: $(last "$out")})" \
         "$(grep -c EICAR "$S/log/report.log.1" 2>/dev/null)" 1
-    sleep 1   # the reload the HUP asked for
+    # the reload the HUP asked for has happened (new workers, new log file)
+    reloaded() { "$R/usr/bin/bulwark" ctl -c "${ICONF:-$TCONF}" status 2>/dev/null | grep -q "^last reload: .* ok"; }
+    wait_until 30 reloaded
     eicar_blocked "logrotate: the daemon serves after the postrotate SIGHUP"
     expect_eq "logrotate: the daemon writes the new report log after SIGHUP" \
         "$(grep -c EICAR "$S/log/report.log" 2>/dev/null)/$(grep -c EICAR "$S/log/report.log.1" 2>/dev/null)" "1/1"

@@ -133,7 +133,7 @@ if [ "${SAN:-0}" = 1 ] || [[ "${BUILD:-build}" == *san* ]]; then
 else
     victim=$(worker_pids "$BW_PID" | head -1)
     kill -SEGV "$victim"
-    sleep 1
+    wait_until 20 grep -q "pid $victim) killed by signal 11" "$TMP/kill.log"
     expect_match "a crashing worker is logged with its signal and core dump" "$(cat "$TMP/kill.log")" \
         "pid $victim\) killed by signal 11 \(Segmentation fault\), core dumped"
     if [ "$(cat /proc/sys/kernel/core_pattern)" = core ]; then
@@ -247,7 +247,7 @@ s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.sendall(msg)
 s.recv(65536)
 EOF2
-sleep 0.3
+wait_until 10 test -s "$TMP/report-$port.log"   # a second line would come with the first
 lines=$(wc -l <"$TMP/report-$port.log")
 expect_eq "a folded Host header with CR LF writes one report line, not two" "$lines" 1
 check "bulwarkd stops" bw_stop

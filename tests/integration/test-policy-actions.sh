@@ -185,7 +185,8 @@ fetch "CURE.com" "$B/CURE.com?act=nocure" CURED deny page
 fetch "CURE.com" "$B/CURE.com?act=nocure2" CURED deny page
 
 # ---- the report log: one RESPMOD line per fetch, with STATUS and ACTION -----
-sleep 0.3
+reported() { [ "$(grep -c ' RESPMOD ' "$TMP/report-$P.log")" -ge "$(wc -l <"$TMP/expected")" ]; }
+wait_until 10 reported
 python3 - "$TMP/report-$P.log" "$TMP/expected" <<'PY'
 import sys
 lines = [l.rstrip("\n").split(" ") for l in open(sys.argv[1], encoding="latin-1")]

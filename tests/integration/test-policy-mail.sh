@@ -280,13 +280,13 @@ check "bulwarkd (STARTTLS) exits 0 on SIGTERM" bw_stop "$T_PID"
 check "bulwarkd (wrong password) exits 0 on SIGTERM" bw_stop "$W_PID"
 
 # ---- configuration errors --------------------------------------------------
-printf '[icapserver.notify]\nMailTo = soc@example.net\nMailTo = Admin <a@example.net>\n' > "$TMP/bad1.conf"
+printf '[icapserver.notify]\nMailTo = soc@example.net\nMailTo = Admin <a@example.net>\n' > "$TMP/bad1.conf"; bw_own_paths "$TMP/bad1.conf"
 out=$("$BULWARKD" -c "$TMP/bad1.conf" -f 2>&1)
 expect_match "a MailTo with a display name is refused with file:line" "$out" "bad1.conf:3: MailTo"
-printf '[icapserver.notify]\nSmtpUrl = smtp://u:pw@mail.example\n' > "$TMP/bad2.conf"
+printf '[icapserver.notify]\nSmtpUrl = smtp://u:pw@mail.example\n' > "$TMP/bad2.conf"; bw_own_paths "$TMP/bad2.conf"
 out=$("$BULWARKD" -c "$TMP/bad2.conf" -f 2>&1)
 expect_match "credentials in SmtpUrl are refused with file:line" "$out" "bad2.conf:2: SmtpUrl: .*credentials"
-printf '[icapserver.notify]\nSmtpUrl = smtp://mail.example\nSmtpUser = av\nSmtpPassword = x\n' > "$TMP/bad3.conf"
+printf '[icapserver.notify]\nSmtpUrl = smtp://mail.example\nSmtpUser = av\nSmtpPassword = x\n' > "$TMP/bad3.conf"; bw_own_paths "$TMP/bad3.conf"
 out=$("$BULWARKD" -c "$TMP/bad3.conf" -f 2>&1)
 expect_match "a password over plain smtp:// is refused" "$out" "SmtpUser: .*in clear"
 printf '[icapserver.notify]\nSmtpUrl = smtps://mail.example\nSmtpUser = av\nSmtpPassword = s3cret-word\nMailTo = soc@example.net\n' > "$TMP/pw.conf"

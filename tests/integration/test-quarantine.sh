@@ -172,6 +172,16 @@ if bw_start "$TMP/q2.conf" "$TMP/q2.log" "$P2"; then
     for _ in $(seq 1 50); do grep -q "quarantine: .*not stored" "$TMP/q2.log" && break; sleep 0.1; done
     expect_match "quarantine failing: logged" "$(cat "$TMP/q2.log")" \
         "quarantine: http://origin.test/eicar.com: not stored: .*missing/quarantine"
+    # A worker's line has the supervisor's shape (core/log.h): time, name,
+    # the worker's pid, level; the supervisor's own lines for comparison.
+    wline=$(grep "quarantine: .*not stored" "$TMP/q2.log" | head -1)
+    expect_match "quarantine failing: the worker's log line has time, bulwarkd[pid] and level" "$wline" \
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} bulwarkd\[[0-9]+\] warning: quarantine: "
+    check "quarantine failing: ... the pid is a worker's, not the supervisor's ($BW_PID)" \
+        bash -c '! grep -q "bulwarkd\[$1\] warning: quarantine" "$2"' _ "$BW_PID" "$TMP/q2.log"
+    expect_match "quarantine failing: ... the supervisor's lines have the same shape" \
+        "$(grep "worker(s) started" "$TMP/q2.log")" \
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} bulwarkd\[$BW_PID\] info: "
     bw_stop
     bw_log_clean "quarantine failing" "$TMP/q2.log"
 else

@@ -86,6 +86,35 @@ TEST(dead_worker_keeps_its_counts)
     bw_stats_destroy(s);
 }
 
+TEST(scan_gauges_follow_queue_and_thread)
+{
+    bw_stats_t *s = bw_stats_create(2, 0, NULL);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    bw_stats_snapshot_t sn;
+    bw_stats_scan_delta(s, 0, +1, 0);  /* queued */
+    bw_stats_scan_delta(s, 0, +1, 0);  /* another queued */
+    bw_stats_scan_delta(s, 0, -1, +1); /* the first has its thread */
+    bw_stats_scan_delta(s, 1, +1, 0);
+    bw_stats_read(s, &sn);
+    CHECK_EQ(sn.scans_waiting, 2);
+    CHECK_EQ(sn.scans_running, 1);
+    char *t = bw_stats_text(s);
+    CHECK(t && strstr(t, "scans_waiting 2\nscans_running 1\n"));
+    free(t);
+    bw_stats_scan_delta(s, 0, 0, -1); /* done */
+    bw_stats_worker_exited(s, 1);     /* its queued scan died with it */
+    bw_stats_read(s, &sn);
+    CHECK_EQ(sn.scans_waiting, 1);
+    CHECK_EQ(sn.scans_running, 0);
+    bw_stats_scan_delta(s, 5, +1, +1); /* no such worker: ignored */
+    bw_stats_scan_delta(NULL, 0, +1, 0);
+    bw_stats_read(s, &sn);
+    CHECK_EQ(sn.scans_waiting, 1);
+    bw_stats_destroy(s);
+}
+
 static bw_stats_t *thr_stats;
 
 static void *adder(void *arg)
@@ -344,8 +373,8 @@ TEST(counters_file_format)
     CHECK_EQ(bw_stats_write_file(s, path), BW_OK);
     char *text = slurp(path);
     CHECK(text != NULL);
-    /* 17 counters, 6 more server lines, 2 lines per group */
-    CHECK_EQ(check_lines(text), BW_ST_COUNT + 6 + 2 * 2);
+    /* 17 counters, 8 more server lines, 2 lines per group */
+    CHECK_EQ(check_lines(text), BW_ST_COUNT + 8 + 2 * 2);
     CHECK(!strncmp(text, "requests 42\n", 12));
     CHECK_CONTAINS(text, "\ninfected 2\n");
     CHECK_CONTAINS(text, "\ntraffic_infected_bytes 4096\n");
@@ -401,7 +430,7 @@ TEST(counters_file_is_never_seen_partial)
     int complete = 0, partial = 0;
     for (int i = 0; i < 2000; i++) {
         char *text = slurp(path);
-        if (text && check_lines(text) == BW_ST_COUNT + 6 + 2 &&
+        if (text && check_lines(text) == BW_ST_COUNT + 8 + 2 &&
             strstr(text, "group.default.detections "))
             complete++;
         else
@@ -507,8 +536,8 @@ TEST(prometheus_text_parses)
     }
     int samples = 0;
     CHECK_EQ(check_prometheus(text, &samples), 0);
-    /* 17 counters + 6 gauges + 2 per group */
-    CHECK_EQ(samples, BW_ST_COUNT + 6 + 2 * 3);
+    /* 17 counters + 8 gauges + 2 per group */
+    CHECK_EQ(samples, BW_ST_COUNT + 8 + 2 * 3);
     CHECK_CONTAINS(text, "\nbulwark_requests_total 5\n");
     CHECK_CONTAINS(text, "\nbulwark_verdicts_total{status=\"cured\"} 3\n");
     CHECK_CONTAINS(text, "\nbulwark_verdicts_total{status=\"clean\"} 0\n");
