@@ -84,8 +84,8 @@ static void on_deadline(uv_timer_t *t)
         if (c->tls && !bw_tls_ready(c->tls)) {
             uint64_t suppressed;
             if (bw_ratelog_allow(&tls_log, uv_now(c->w->loop), 10000, &suppressed))
-                fprintf(stderr, "bulwarkd: icaps client: no TLS handshake within %llu ms "
-                        "(TlsHandshakeTimeout), closed (%llu similar messages suppressed)\n",
+                bw_log(BW_LOG_WARN, "icaps client: no TLS handshake within %llu ms "
+                       "(TlsHandshakeTimeout), closed (%llu similar messages suppressed)",
                         (unsigned long long)ic->tls_handshake_ms, (unsigned long long)suppressed);
             bw_conn_close(c);
         }

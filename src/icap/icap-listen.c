@@ -19,8 +19,7 @@ typedef struct bw_icap_listener {
 
 static void accept_log(int level, const char *msg)
 {
-    (void)level;
-    fprintf(stderr, "bulwarkd: %s\n", msg);
+    bw_log(level, "%s", msg);
 }
 
 static void on_accepted(bw_acceptor_t *a, int fd)
