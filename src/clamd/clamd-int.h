@@ -17,6 +17,7 @@
 #include "clamd/clamd.h"
 #include "core/accept.h"
 #include "core/buf.h"
+#include "core/vec.h"
 
 /* The clamd release whose protocol this module answers for; VERSION reads
  * "ClamAV 1.0.0-Bulwark-<ver>/<dbver>/<dbdate>". */
@@ -190,8 +191,7 @@ typedef struct bw_clamd_walk {
     server_t *s;              /* for counting verdicts (atomic counters only) */
     /* MULTISCAN of a directory: the files, scanned afterwards in parallel */
     int collect;
-    char **files;             /* display path and the resolved path, '\0'-separated */
-    size_t nfiles, cap;
+    BW_VEC(char *) files;     /* display path and the resolved path, '\0'-separated */
 } bw_clamd_walk_t;
 
 /* Checks `path` against the allow-list and scans it (or, for MULTISCAN of

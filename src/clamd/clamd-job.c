@@ -152,7 +152,7 @@ static void work_run(uv_work_t *req)
         multi_t *m = j->multi;
         bw_clamd_walk_t w;
         walk_setup(&w, m->parent);
-        bw_clamd_walk_file(&w, m->walk.files[j->multi_index]);
+        bw_clamd_walk_file(&w, m->walk.files.v[j->multi_index]);
         j->found = (int)w.found;
         j->errors = (int)w.errors;
         break;
@@ -181,7 +181,7 @@ static void multi_pump(multi_t *m)
     job_t *p = m->parent;
     conn_t *c = p->c;
     size_t width = c->s->pool_size ? c->s->pool_size : 4;
-    while (!c->closing && m->next < m->walk.nfiles && m->inflight < width) {
+    while (!c->closing && m->next < m->walk.files.n && m->inflight < width) {
         job_t *f = bw_clamd_job_new(c, JOB_MULTI_FILE, BW_CLAMD_MULTISCAN, p->id, p->term);
         if (!f)
             break;
@@ -198,7 +198,7 @@ static void multi_pump(multi_t *m)
         /* all done (or nothing more can start) */
         /* clamd counts a MULTISCAN's dispatched files only: an empty
          * directory gets no line at all */
-        if (m->item_found == 0 && m->item_errors < m->walk.nfiles)
+        if (m->item_found == 0 && m->item_errors < m->walk.files.n)
             bw_clamd_put(&p->reply, p->id, p->term, "%s: OK", m->walk.disp ? m->walk.disp : "");
         bw_clamd_conn_job_done(c, p);
     }

@@ -198,18 +198,10 @@ static void scan_file(bw_clamd_walk_t *w, int dirfd, const char *name, const cha
         }
         memcpy(e, disp, a + 1);
         memcpy(e + a + 1, rpath, b + 1);
-        if (w->nfiles == w->cap) {
-            size_t nc = w->cap ? w->cap * 2 : 64;
-            char **nv = realloc(w->files, nc * sizeof *nv);
-            if (!nv) {
-                free(e);
-                reply_error(w, disp, "out of memory");
-                return;
-            }
-            w->files = nv;
-            w->cap = nc;
+        if (bw_vec_push(&w->files, e)) {
+            free(e);
+            reply_error(w, disp, "out of memory");
         }
-        w->files[w->nfiles++] = e;
         return;
     }
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -278,31 +270,24 @@ static void walk_dir(bw_clamd_walk_t *w, int dfd, const char *disp, const char *
         reply_errno(w, disp, "File path check failure:", errno);
         return;
     }
-    entry_t *ents = NULL;
-    size_t n = 0, cap = 0;
+    BW_VEC(entry_t) ev = {0};
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            entry_t *ne = realloc(ents, nc * sizeof *ne);
-            if (!ne)
-                break;
-            ents = ne;
-            cap = nc;
-        }
         int is_dir = de->d_type == DT_DIR;
         if (de->d_type == DT_UNKNOWN) {
             struct stat st;
             is_dir = !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode);
         }
-        ents[n].name = strdup(de->d_name);
-        ents[n].ino = de->d_ino;
-        ents[n].is_dir = is_dir;
-        if (ents[n].name)
-            n++;
+        entry_t e = {.name = strdup(de->d_name), .ino = de->d_ino, .is_dir = is_dir};
+        if (!e.name || bw_vec_push(&ev, e)) {
+            free(e.name);
+            break;
+        }
     }
+    entry_t *ents = ev.v;
+    size_t n = ev.n;
     if (n > 1)
         qsort(ents, n, sizeof *ents, entry_cmp);
     for (size_t i = 0; i < n; i++) {
@@ -315,7 +300,7 @@ static void walk_dir(bw_clamd_walk_t *w, int dfd, const char *disp, const char *
         }
         free(ents[i].name);
     }
-    free(ents);
+    bw_vec_free(&ev);
     closedir(d);
 }
 
@@ -455,11 +440,9 @@ void bw_clamd_walk_file(bw_clamd_walk_t *w, const char *entry)
 
 void bw_clamd_walk_free(bw_clamd_walk_t *w)
 {
-    for (size_t i = 0; i < w->nfiles; i++)
-        free(w->files[i]);
-    free(w->files);
+    for (size_t i = 0; i < w->files.n; i++)
+        free(w->files.v[i]);
+    bw_vec_free(&w->files);
     free(w->disp);
-    w->files = NULL;
     w->disp = NULL;
-    w->nfiles = w->cap = 0;
 }

@@ -147,15 +147,8 @@ int bw_cli_parse_size(const char *s, uint64_t *out)
 
 void bw_cli_dbs_add(bw_cli_dbs_t *d, const char *path)
 {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 4;
-        const char **p = realloc(d->paths, cap * sizeof *p);
-        if (!p)
-            oom();
-        d->paths = p;
-        d->cap = cap;
-    }
-    d->paths[d->n++] = path;
+    if (bw_vec_push(d, path))
+        oom();
 }
 
 void bw_cli_dbs_default(bw_cli_dbs_t *d)
@@ -168,8 +161,7 @@ void bw_cli_dbs_default(bw_cli_dbs_t *d)
 
 void bw_cli_dbs_free(bw_cli_dbs_t *d)
 {
-    free(d->paths);
-    memset(d, 0, sizeof *d);
+    bw_vec_free(d);
 }
 
 /* mkdir -p, mode 0700: the cache holds nothing secret, but other users must
@@ -245,7 +237,7 @@ bw_engine_t *bw_cli_load(const bw_cli_dbs_t *dbs, const char *cache_dir, double 
     bw_engine_t *e = NULL;
     char err[1024] = "";
     double t0 = bw_cli_now();
-    int rc = bw_engine_load(dbs->paths, dbs->n, &opts, &e, err, sizeof err);
+    int rc = bw_engine_load(dbs->v, dbs->n, &opts, &e, err, sizeof err);
     if (secs)
         *secs = bw_cli_now() - t0;
     if (rc != BW_OK || !e) {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "bulwark/bulwark.h"
+#include "core/vec.h"
 
 enum {
     BW_EXIT_CLEAN = 0,
@@ -52,10 +53,7 @@ int bw_cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Database paths chosen on the command line; when none were given, the
  * default: $BULWARK_DB if set and non-empty, else BW_DEFAULT_DB. */
-typedef struct bw_cli_dbs {
-    const char **paths;
-    size_t n, cap;
-} bw_cli_dbs_t;
+typedef BW_VEC(const char *) bw_cli_dbs_t;
 
 void bw_cli_dbs_add(bw_cli_dbs_t *d, const char *path);
 void bw_cli_dbs_default(bw_cli_dbs_t *d);

@@ -31,6 +31,7 @@
 #include "app/schema.h"
 #include "cli.h"
 #include "core/conf.h"
+#include "core/vec.h"
 #include "quarantine/quarantine.h"
 
 enum { EXIT_NOT_FOUND = 1 };
@@ -118,8 +119,7 @@ typedef struct row {
 } row_t;
 
 typedef struct listing {
-    row_t *rows;
-    size_t n, cap;
+    BW_VEC(row_t) rows;
     int problems;
     int partial_seen;
 } listing_t;
@@ -148,17 +148,10 @@ static int list_one(void *ud, const bw_quar_entry_t *e)
     }
     bw_cli_buf_printf(&b, "%-16.16s  %-20s  %-10s  %10s  %-28s  %s\n", e->id, when, status, size,
                       threat, origin);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        row_t *nr = realloc(l->rows, l->cap * sizeof *nr);
-        if (!nr) {
-            fputs("bulwark: out of memory\n", stderr);
-            exit(BW_EXIT_ERROR);
-        }
-        l->rows = nr;
+    if (bw_vec_push(&l->rows, (row_t){.time = e->meta ? e->meta->time : 0, .text = b.p})) {
+        fputs("bulwark: out of memory\n", stderr);
+        exit(BW_EXIT_ERROR);
     }
-    l->rows[l->n].time = e->meta ? e->meta->time : 0;
-    l->rows[l->n++].text = b.p;
     return 0;
 }
 
@@ -176,18 +169,19 @@ static int cmd_list(bw_quar_store_t *s)
     bw_err_t err;
     if (bw_quar_each(s, list_one, &l, &err) != BW_OK)
         return fail(&err, BW_EXIT_ERROR);
-    if (l.n)
-        qsort(l.rows, l.n, sizeof *l.rows, cmp_row);
+    if (l.rows.n)
+        qsort(l.rows.v, l.rows.n, sizeof *l.rows.v, cmp_row);
     printf("%-16s  %-20s  %-10s  %10s  %-28s  %s\n", "ID", "TIME (UTC)", "STATUS", "SIZE", "THREAT",
            "ORIGIN");
-    for (size_t i = 0; i < l.n; i++) {
-        fputs(l.rows[i].text, stdout);
-        free(l.rows[i].text);
+    for (size_t i = 0; i < l.rows.n; i++) {
+        fputs(l.rows.v[i].text, stdout);
+        free(l.rows.v[i].text);
     }
-    free(l.rows);
+    size_t n = l.rows.n;
+    bw_vec_free(&l.rows);
     if (l.partial_seen)
         puts("* partial: the daemon did not hold the whole object");
-    printf("%zu object%s in %s\n", l.n, l.n == 1 ? "" : "s", bw_quar_dir(s));
+    printf("%zu object%s in %s\n", n, n == 1 ? "" : "s", bw_quar_dir(s));
     if (fflush(stdout) != 0)
         return BW_EXIT_ERROR;
     return l.problems ? BW_EXIT_ERROR : BW_EXIT_CLEAN;

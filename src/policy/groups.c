@@ -21,6 +21,7 @@
 
 #include "bulwark/bulwark.h"
 #include "core/conf.h"
+#include "core/vec.h"
 
 typedef unsigned __int128 u128;
 
@@ -446,24 +447,7 @@ typedef struct pat {
     const char *group; /* for the error's line */
 } pat_t;
 
-typedef struct pvec {
-    pat_t *v;
-    size_t n, cap;
-} pvec_t;
-
-static int pvec_push(pvec_t *pv, pat_t p)
-{
-    if (pv->n == pv->cap) {
-        size_t nc = pv->cap ? pv->cap * 2 : 64;
-        pat_t *nv = realloc(pv->v, nc * sizeof *nv);
-        if (!nv)
-            return BW_ERR;
-        pv->v = nv;
-        pv->cap = nc;
-    }
-    pv->v[pv->n++] = p;
-    return BW_OK;
-}
+typedef BW_VEC(pat_t) pvec_t;
 
 static int cmp_pat(const void *a, const void *b)
 {
@@ -654,7 +638,7 @@ int bw_groups_build(const bw_conf_state_t *st, bw_groups_t **out, bw_err_t *err)
                 bw_err_prefix(err, "%s:%u: ClientIP", src, key_line(st, name, "ClientIP"));
                 goto fail;
             }
-            if (k == 0 && pvec_push(&ips, (pat_t){v, r, name}))
+            if (k == 0 && bw_vec_push(&ips, (pat_t){v, r, name}))
                 goto oom;
             if (k == 1) {
                 if (nrr == caprr) {
@@ -672,7 +656,7 @@ int bw_groups_build(const bw_conf_state_t *st, bw_groups_t **out, bw_err_t *err)
             if (!v || !*v)
                 continue;
             has_url = true;
-            if (pvec_push(&urls, (pat_t){v, r, name}))
+            if (bw_vec_push(&urls, (pat_t){v, r, name}))
                 goto oom;
         }
         if (!has_ip)
