@@ -122,6 +122,27 @@ static void clamd_signature(const bw_clamd_conf_t *cc, char *out, size_t cap)
         n += (size_t)snprintf(out + n, cap - n, "%s,", BW_CONF_LIST_AT(&cc->tcp_addr, char *, i));
 }
 
+/* -t: the directory a file at `path` (named by `what`) will be created in
+ * must be one, and with `write`, one this process can create files in. */
+static int check_parent(const char *what, const char *path, int write, bw_err_t *err)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return bw_err_set(err, "%s %s: directory %s: %s", what, path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return bw_err_set(err, "%s %s: %s is not a directory", what, path, dir);
+    if (write && access(dir, W_OK | X_OK) != 0)
+        return bw_err_set(err, "%s %s: cannot create it in %s: %s", what, path, dir,
+                          strerror(errno));
+    return BW_OK;
+}
+
 /* -t: what bw_clamd_open_listeners would open, checked without a socket.
  * An existing LocalSocket is fine when it is a socket (the running daemon's,
  * or a stale one the start removes or refuses: FixStaleSocket). */
@@ -146,14 +167,8 @@ static int check_clamd_listeners(const bw_clamd_conf_t *cc, bw_err_t *err)
         return bw_err_set(err, "[clamd] LocalSocket %s: path too long", ls);
     if (lstat(ls, &st) == 0 && !S_ISSOCK(st.st_mode))
         return bw_err_set(err, "[clamd] LocalSocket %s: exists and is not a socket", ls);
-    char dir[4096];
-    const char *slash = strrchr(ls, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == ls ? 1 : slash - ls) : 1,
-             slash ? ls : ".");
-    if (stat(dir, &st) != 0)
-        return bw_err_set(err, "[clamd] LocalSocket %s: directory %s: %s", ls, dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return bw_err_set(err, "[clamd] LocalSocket %s: %s is not a directory", ls, dir);
+    if (check_parent("[clamd] LocalSocket", ls, 1, err) != BW_OK)
+        return BW_ERR;
     if (cc->local_socket_group && cc->local_socket_group[0]) {
         struct group gr, *g = NULL;
         char buf[4096];
@@ -223,18 +238,8 @@ static int add_clamd_listeners(bw_daemon_t *d, const bw_daemon_t *prev, bw_err_t
  * its directory must let the supervisor do that. */
 static int check_report_dir(const char *path, bw_err_t *err)
 {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1,
-             slash ? path : ".");
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return bw_err_set(err, "ReportFileName %s: directory %s: %s", path, dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return bw_err_set(err, "ReportFileName %s: %s is not a directory", path, dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return bw_err_set(err, "ReportFileName %s: cannot create it in %s: %s", path, dir,
-                          strerror(errno));
+    if (check_parent("ReportFileName", path, 1, err) != BW_OK)
+        return BW_ERR;
     bw_log(BW_LOG_INFO, "ReportFileName %s: does not exist yet: the start will create it", path);
     return BW_OK;
 }
