@@ -154,10 +154,23 @@ static char *peek_reader(char *str, int num, void *stream)
     return str;
 }
 
+/* Is inih's section name "path"?  The loader also takes "[ path ]", which
+ * inih hands over with its blanks. */
+static int is_path_section(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (strncasecmp(s, "path", 4) != 0)
+        return 0;
+    for (s += 4; *s == ' ' || *s == '\t'; s++)
+        ;
+    return *s == '\0';
+}
+
 static int peek_handler(void *user, const char *section, const char *name, const char *value)
 {
     peek_t *P = user;
-    if (!P->value && section && !strcasecmp(section, "path") && name &&
+    if (!P->value && section && is_path_section(section) && name &&
         !strcasecmp(name, "ControlSocket")) {
         P->value = strdup(value ? value : "");
         P->vline = P->line;
