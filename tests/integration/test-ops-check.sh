@@ -137,6 +137,11 @@ bw_start "$TMP/rel.conf" "$TMP/rel.log" "$p3" || { notok "bulwarkd starts with a
 check "the relative ControlSocket is made beside the file" test -S "$TMP/rel-$p3.sock"
 out=$(cd / && "$B" ctl -c "$TMP/rel.conf" status 2>&1); rc=$?
 expect_eq "ctl finds a relative ControlSocket from another directory" "$rc" 0
+# The key is lexed as the daemon lexes it: "[ path ]", indentation, an inline comment.
+sed -e 's/^\[path\]$/[ path ]/' -e 's/^ControlSocket = .*/  &   ; the control socket/' \
+    "$TMP/rel.conf" >"$TMP/rel2.conf"
+out=$("$B" ctl -c "$TMP/rel2.conf" status 2>&1); rc=$?
+expect_eq "ctl reads ControlSocket under '[ path ]', indented, with an inline comment" "$rc" 0
 printf '[path]\nControlSocket =\n' >"$TMP/empty-sock.conf"
 out=$("$B" ctl -c "$TMP/empty-sock.conf" status 2>&1); rc=$?
 expect_eq "an empty ControlSocket is a configuration error for ctl (exit 2)" "$rc" 2
