@@ -13,7 +13,7 @@ static const bw_conf_key_t keys[] = {
      "compiled-database cache directory (empty: a temporary one; a reload compiles there in the "
      "background); written and trusted only as root: created root's 0755, and refused (compiled "
      "instead) if anyone else can write it"},
-    {"path", "ControlSocket", BW_CONF_PATH, 0, "/run/bulwark/bulwarkd.ctl", 0, 107, OFF(control_socket),
+    {"path", "ControlSocket", BW_CONF_PATH, 0, BW_DEFAULT_CTL_SOCKET, 0, 107, OFF(control_socket),
      NULL, NULL, NULL, 0, NULL,
      "unix socket of `bulwark ctl` (mode 0600, owned by root; empty: none)"},
     {"path", "PidFile", BW_CONF_PATH, 0, "/run/bulwark/bulwarkd.pid", 0, 4096, OFF(pid_file), NULL,

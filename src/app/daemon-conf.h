@@ -6,6 +6,10 @@
 
 #include "core/conf-t.h"
 
+/* [path] ControlSocket when the file does not set it (`bulwark ctl` uses it
+ * too, when it cannot read the file). */
+#define BW_DEFAULT_CTL_SOCKET "/run/bulwark/bulwarkd.ctl"
+
 typedef struct bw_daemon_conf {
     bw_conf_list_t bases;       /* [path] BasesPath, char * items */
     char *cache_dir;            /* [path] CacheDir */

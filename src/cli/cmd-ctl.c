@@ -2,10 +2,14 @@
  *
  * Everything but start goes through the daemon's control socket
  * (daemon/control.h), whose path comes from the same bulwark.conf the daemon
- * reads ([path] ControlSocket), so the two cannot disagree.  `start` runs
- * bulwarkd, which validates the configuration and databases before it
- * detaches: a bad configuration fails `start` with its file:line.  `stop`
- * returns once the daemon is gone, so `restart` and init scripts can chain.
+ * reads ([path] ControlSocket), so the two cannot disagree, or from -s.
+ * Only that key is read, leniently (app/ctl-client.h): a `reload` of a file
+ * with a mistake must reach the daemon, which refuses it with file:line,
+ * logs it and shows it in `status`.  `start` and `restart` load the whole
+ * file first (a broken one fails them with file:line before anything is
+ * stopped or run); then bulwarkd validates the configuration and databases
+ * before it detaches.  `stop` returns once the daemon is gone, so `restart`
+ * and init scripts can chain.
  *
  * Exit codes: 0 done; 1 the daemon refused or failed (the reason is printed);
  * 2 usage or configuration error; 3 not running (`status`, as LSB wants);
@@ -41,14 +45,17 @@ static void ctl_usage(FILE *f)
             "  stop          stop bulwarkd gracefully and wait until it is gone\n"
             "  restart       stop, then start\n"
             "  status        version, databases, uptime, workers, load, last reload\n"
-            "  reload        reload the configuration (validated first; on error the\n"
-            "                running configuration stays and the error is printed)\n"
+            "  reload        reload the configuration (the daemon validates it; if it\n"
+            "                refuses, the running configuration stays, the reason is\n"
+            "                printed, logged and shown by status, and the exit code is 1)\n"
             "  reload-bases  recompile the databases in the background and switch\n"
             "  stats         the server-wide counters (`name value` lines)\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE   configuration (default " BW_DEFAULT_CONF ")\n"
-            "  -s, --socket PATH   control socket (default: [path] ControlSocket)\n"
+            "  -s, --socket PATH   control socket (default: [path] ControlSocket of the\n"
+            "                      configuration, read alone: the rest of the file is\n"
+            "                      the daemon's to check; else " BW_DEFAULT_CTL_SOCKET ")\n"
             "  -t, --timeout SEC   how long to wait for the daemon (default 120)\n"
             "  -h, --help          this text\n"
             "\n"
@@ -233,9 +240,12 @@ int bw_cmd_ctl(int argc, char **argv)
         ctl_usage(stderr);
         return CTL_USAGE;
     }
-    bw_conf_state_t *st = NULL;
     char sockbuf[4096];
-    if (!sock) {
+    int starts = strcmp(verb, "start") == 0 || strcmp(verb, "restart") == 0;
+    if (starts) {
+        /* It runs bulwarkd on this file: check it all before anything is
+         * stopped or started. */
+        bw_conf_state_t *st = NULL;
         bw_err_t err;
         if (bw_conf_load(&bw_app_schema, conf, &st, &err) != BW_OK) {
             fprintf(stderr, "bulwark ctl: %s\n", err.msg);
@@ -244,12 +254,22 @@ int bw_cmd_ctl(int argc, char **argv)
         const bw_daemon_conf_t *dc = bw_conf_get(st, &bw_daemon_conf_table, NULL);
         snprintf(sockbuf, sizeof sockbuf, "%s", dc->control_socket ? dc->control_socket : "");
         bw_conf_free(st);
-        if (!sockbuf[0]) {
+        if (!sockbuf[0] && !sock) {
             fprintf(stderr, "bulwark ctl: %s sets no ControlSocket\n", conf);
             return CTL_USAGE;
         }
-        sock = sockbuf;
+    } else if (!sock) {
+        bw_err_t err;
+        char note[4400];
+        if (bw_ctl_socket_of(conf, sockbuf, sizeof sockbuf, note, sizeof note, &err) != BW_OK) {
+            fprintf(stderr, "bulwark ctl: %s\n", err.msg);
+            return CTL_USAGE;
+        }
+        if (note[0])
+            fprintf(stderr, "bulwark ctl: %s\n", note);
     }
+    if (!sock)
+        sock = sockbuf;
     if (strcmp(verb, "start") == 0)
         return do_start(conf, sock, timeout_s);
     if (strcmp(verb, "stop") == 0)

@@ -70,9 +70,16 @@ typedef struct bw_daemon {
 } bw_daemon_t;
 
 /* ---- listen.c -------------------------------------------------------------- */
-/* Opens a listening socket for "host:port".  Returns the fd or -1 with err
- * set ("ListenAddress 1.2.3.4:1344: Address already in use"). */
-int bw_listen_open(const char *addr, bw_err_t *err);
+/* Opens a listening socket for "host:port" ("[v6]:port", "*:port"; the port
+ * 1..65535) of key `key`.  Returns the fd or -1 with err set
+ * ("ListenAddress 1.2.3.4:1344: Address already in use"). */
+int bw_listen_open(const char *key, const char *addr, bw_err_t *err);
+/* The same checks without a socket (for bulwarkd -t): the syntax, the port,
+ * and that the host resolves.  BW_OK or BW_ERR with err set. */
+int bw_listen_check(const char *key, const char *addr, bw_err_t *err);
+/* Does host (NULL, "" or "*": any) with numeric `port` resolve as
+ * bw_net_listen would resolve it?  err: "<what>: <reason>". */
+int bw_listen_check_host(const char *what, const char *host, const char *port, bw_err_t *err);
 
 /* ---- generation.c ---------------------------------------------------------- */
 /* Loads `conf_path` and builds a complete generation: configuration, groups,
@@ -81,6 +88,11 @@ int bw_listen_open(const char *addr, bw_err_t *err);
  * synchronously.  BW_OK, or BW_ERR with err set and nothing left behind. */
 int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *engine,
                  bw_daemon_t **out, bw_err_t *err);
+/* bulwarkd -t: the same generation, checked completely, with nothing the
+ * running daemon holds touched: no listening socket (addresses are only
+ * resolved: every listener has fd -1), no report log created, the workers'
+ * directories checked but not created (generation.c, dirs.c say what). */
+int bw_gen_check(const char *conf_path, bw_daemon_t **out, bw_err_t *err);
 /* Reads only the configuration (for a reload: does the engine change?). */
 int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err);
 /* Do two configurations name the same databases and cache? */
@@ -90,8 +102,10 @@ void bw_gen_free(bw_daemon_t *d);
 /* ---- dirs.c ---------------------------------------------------------------- */
 /* Creates or checks every directory the workers write (QuarantineDir when
  * an action quarantines, CorePath, the spool) for the workers' user, and
- * CacheDir for root; BW_ERR with "file:line: Key path: what" otherwise. */
-int bw_dirs_prepare(const bw_daemon_t *d, bw_err_t *err);
+ * CacheDir for root; BW_ERR with "file:line: Key path: what" otherwise.
+ * With `check` (bulwarkd -t) the workers' directories are only checked: a
+ * missing one must be creatable, and is logged as such. */
+int bw_dirs_prepare(const bw_daemon_t *d, int check, bw_err_t *err);
 /* bw_load_opts_t.note for the daemon: the reason goes to the log. */
 void bw_dirs_cache_note(void *arg, const char *msg);
 

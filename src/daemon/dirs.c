@@ -18,7 +18,16 @@
  * CacheDir is the opposite case: the supervisor (and the compile child of a
  * reload) writes it as root, and nobody else must (engine-cache.c says
  * why).  It is created owned by root, mode 0755; one that exists and that
- * others can write is not used (the engine says so and compiles). */
+ * others can write is not used (the engine says so and compiles).
+ *
+ * `bulwarkd -t` checks the same things and creates nothing for the
+ * workers: a missing QuarantineDir or CorePath passes when the start could
+ * create it (its nearest existing ancestor is a directory the supervisor
+ * can write, and that the workers' user can pass through: the parents the
+ * start makes are 0755 and the directory becomes theirs), and the check
+ * says it will be created.  An existing one is checked in full, as the
+ * workers' user too.  CacheDir is still created: -t compiles the databases
+ * into it as a start would, so the start that follows maps them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -39,6 +48,8 @@ typedef struct wdir {
     mode_t mode;       /* when created */
     int private_;      /* must not be open to group or others */
     int create;        /* create it (and its parents) when missing */
+    int missing;       /* -t: not there yet; check_as_worker tests `anc` */
+    char anc[4096];    /* -t: its nearest existing ancestor */
 } wdir_t;
 
 /* "bulwark.conf:12: QuarantineDir /srv/q" (or "(default)" when not set). */
@@ -84,12 +95,65 @@ static int make_dirs(const char *path, mode_t mode, int *created, char *why, siz
     return BW_OK;
 }
 
-/* Creates (or checks) one directory; a new one is given to uid/gid. */
-static int prepare_one(const wdir_t *w, uid_t uid, gid_t gid, int give, bw_err_t *err)
+/* For -t: could make_dirs create `path`?  Finds its nearest existing
+ * ancestor (into anc), which must be a directory this process can write.
+ * BW_OK with *exists 1 when the path is already there. */
+static int creatable(const char *path, int *exists, char *anc, size_t acap, char *why, size_t cap)
+{
+    struct stat st;
+    *exists = 0;
+    if (snprintf(anc, acap, "%s", path) >= (int)acap) {
+        snprintf(why, cap, "path too long");
+        return BW_ERR;
+    }
+    /* The path itself by lstat (a symlink there is refused below, as at
+     * start), its ancestors by stat. */
+    for (int first = 1;; first = 0) {
+        if ((first ? lstat(anc, &st) : stat(anc, &st)) == 0)
+            break;
+        if (errno != ENOENT && errno != ENOTDIR) {
+            snprintf(why, cap, "cannot create it: %s: %s", anc, strerror(errno));
+            return BW_ERR;
+        }
+        char *slash = strrchr(anc, '/');
+        if (!slash) {
+            snprintf(why, cap, "cannot create it: not an absolute path");
+            return BW_ERR;
+        }
+        slash[slash == anc] = '\0'; /* "/x" -> "/" */
+    }
+    if (strcmp(anc, path) == 0) {
+        *exists = 1;
+        return BW_OK;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, cap, "cannot create it: %s: %s", anc, strerror(ENOTDIR));
+        return BW_ERR;
+    }
+    if (access(anc, W_OK | X_OK) != 0) {
+        snprintf(why, cap, "cannot create it under %s: %s", anc, strerror(errno));
+        return BW_ERR;
+    }
+    return BW_OK;
+}
+
+/* Creates (or checks) one directory; a new one is given to uid/gid.  With
+ * `check` (bulwarkd -t) a missing one is not created but marked missing,
+ * with the ancestor the workers' check tests instead. */
+static int prepare_one(wdir_t *w, uid_t uid, gid_t gid, int give, int check, bw_err_t *err)
 {
     char why[4400];
     int created = 0;
-    if (w->create && make_dirs(w->path, w->mode, &created, why, sizeof why) != BW_OK)
+    if (check && w->create) {
+        int exists = 0;
+        if (creatable(w->path, &exists, w->anc, sizeof w->anc, why, sizeof why) != BW_OK)
+            return bw_err_set(err, "%s: %s", w->where, why);
+        if (!exists) {
+            w->missing = 1;
+            bw_log(BW_LOG_INFO, "%s: does not exist yet: the start will create it", w->where);
+            return BW_OK;
+        }
+    } else if (w->create && make_dirs(w->path, w->mode, &created, why, sizeof why) != BW_OK)
         return bw_err_set(err, "%s: %s", w->where, why);
     /* A directory we create or own must be the real one, not a link a
      * worker (which owns it) could point elsewhere. */
@@ -133,7 +197,8 @@ static int check_as_worker(const bw_daemon_t *d, const wdir_t *w, size_t n, bw_e
         if (setgroups(1, &d->gid) != 0 || setgid(d->gid) != 0 || setuid(d->uid) != 0)
             _exit(2);
         for (size_t i = 0; i < n && i < 16; i++)
-            e[i] = access(w[i].path, W_OK | X_OK) == 0 ? 0 : errno;
+            e[i] = (w[i].missing ? access(w[i].anc, X_OK) : access(w[i].path, W_OK | X_OK)) == 0
+                       ? 0 : errno;
         _exit(write(p[1], e, sizeof e) == (ssize_t)sizeof e ? 0 : 3);
     }
     close(p[1]);
@@ -149,7 +214,11 @@ static int check_as_worker(const bw_daemon_t *d, const wdir_t *w, size_t n, bw_e
         return bw_err_set(err, "cannot check the directories as uid %u (status %d)",
                           (unsigned)d->uid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     for (size_t i = 0; i < n && i < 16; i++)
-        if (e[i])
+        if (e[i] && w[i].missing)
+            return bw_err_set(err, "%s: the workers' user %s (uid %u) could not reach it once "
+                              "created: %s: %s", w[i].where, d->dc->user ? d->dc->user : "?",
+                              (unsigned)d->uid, w[i].anc, strerror(e[i]));
+        else if (e[i])
             return bw_err_set(err, "%s: the workers' user %s (uid %u) cannot write it: %s",
                               w[i].where, d->dc->user ? d->dc->user : "?", (unsigned)d->uid,
                               strerror(e[i]));
@@ -179,36 +248,36 @@ static int prepare_cache(const bw_daemon_t *d, bw_err_t *err)
     struct stat st;
     if (lstat(dir, &st) == 0)
         return BW_OK; /* the engine checks it is trustworthy, and says so if not */
-    wdir_t w = {dir, "", 0755, 0, 1};
+    wdir_t w = {.path = dir, .mode = 0755, .create = 1};
     where_of(w.where, sizeof w.where, d, &bw_daemon_conf_table, "CacheDir", dir);
-    return prepare_one(&w, 0, 0, 0, err);
+    return prepare_one(&w, 0, 0, 0, 0, err);
 }
 
-int bw_dirs_prepare(const bw_daemon_t *d, bw_err_t *err)
+int bw_dirs_prepare(const bw_daemon_t *d, int check, bw_err_t *err)
 {
     wdir_t w[3];
     size_t n = 0;
     const bw_quar_conf_t *qc = bw_conf_get(d->st, &bw_quar_conf_table, NULL);
     if (qc && qc->dir && qc->dir[0] && uses_quarantine(d)) {
-        w[n] = (wdir_t){qc->dir, "", 0700, 1, 1};
+        w[n] = (wdir_t){.path = qc->dir, .mode = 0700, .private_ = 1, .create = 1};
         where_of(w[n].where, sizeof w[n].where, d, &bw_quar_conf_table, "QuarantineDir", qc->dir);
         n++;
     }
     if (d->dc->core_path && d->dc->core_path[0]) {
-        w[n] = (wdir_t){d->dc->core_path, "", 0700, 0, 1};
+        w[n] = (wdir_t){.path = d->dc->core_path, .mode = 0700, .create = 1};
         where_of(w[n].where, sizeof w[n].where, d, &bw_daemon_conf_table, "CorePath",
                  d->dc->core_path);
         n++;
     }
     const char *tmp = getenv("TMPDIR");
-    w[n] = (wdir_t){tmp && tmp[0] ? tmp : "/tmp", "", 0, 0, 0};
+    w[n] = (wdir_t){.path = tmp && tmp[0] ? tmp : "/tmp"};
     snprintf(w[n].where, sizeof w[n].where, "%s %s (where workers spool large objects)",
              tmp && tmp[0] ? "TMPDIR" : "temporary directory", w[n].path);
     n++;
     uid_t uid = d->drop ? d->uid : geteuid();
     gid_t gid = d->drop ? d->gid : getegid();
     for (size_t i = 0; i < n; i++)
-        if (prepare_one(&w[i], uid, gid, d->drop && geteuid() == 0, err) != BW_OK)
+        if (prepare_one(&w[i], uid, gid, d->drop && geteuid() == 0, check, err) != BW_OK)
             return BW_ERR;
     if (d->drop && check_as_worker(d, w, n, err) != BW_OK)
         return BW_ERR;

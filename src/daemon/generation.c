@@ -6,14 +6,28 @@
  * Listening sockets are matched by name ("icap 127.0.0.1:1344") against the
  * previous generation and dup()ed rather than reopened: the accept queue is
  * the same socket, so no waiting connection is lost across a reload, and a
- * privileged port bound at start keeps working after a reload. */
+ * privileged port bound at start keeps working after a reload.
+ *
+ * `bulwarkd -t` builds the same generation with `check` set: every key,
+ * group, certificate, database and directory is validated as for a start,
+ * but nothing the running daemon holds is touched, because -t is what an
+ * administrator runs on the live configuration before a reload.  So a
+ * listening address is split and resolved but never bound (the running
+ * daemon owns the port), the report log is opened only when it exists (to
+ * append: never created, never truncated), the workers' directories are
+ * checked but not created (dirs.c), and main() then writes no pid file and
+ * opens no control socket.  What -t cannot know without binding (a port
+ * another program holds, an address that is not local) is left to the start
+ * or reload, which say so with the key and address. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "app/schema.h"
@@ -45,10 +59,23 @@ int bw_gen_same_bases(const bw_daemon_conf_t *a, const bw_daemon_conf_t *b)
     return 1;
 }
 
+/* "bulwark.conf:12: " for a key of the daemon's or ICAP table, for an error
+ * about its value: the line when the key is set once (a repeated key has
+ * one line per value, and the loader keeps the first), else the file. */
+static void key_where(const bw_daemon_t *d, const bw_conf_table_t *t, const char *key, size_t n,
+                      char *out, size_t cap)
+{
+    unsigned line = n == 1 ? bw_conf_line(d->st, t, NULL, key) : 0;
+    if (line)
+        snprintf(out, cap, "%s:%u", bw_conf_source(d->st), line);
+    else
+        snprintf(out, cap, "%s", bw_conf_source(d->st));
+}
+
 /* Adds listener `name` (kind/addr): a dup of prev's socket of the same name,
- * or a new one. */
+ * or a new one; with `check`, only the address is checked (fd stays -1). */
 static int add_listener(bw_daemon_t *d, const bw_daemon_t *prev, bw_listener_kind_t kind,
-                        const char *addr, bw_err_t *err)
+                        const char *addr, int check, bw_err_t *err)
 {
     if (d->nlisteners >= BW_MAX_LISTENERS)
         return bw_err_set(err, "too many listening addresses (at most %d)", BW_MAX_LISTENERS);
@@ -67,9 +94,16 @@ static int add_listener(bw_daemon_t *d, const bw_daemon_t *prev, bw_listener_kin
             d->nlisteners++;
             return BW_OK;
         }
-    l->fd = bw_listen_open(addr, err);
-    if (l->fd < 0)
-        return BW_ERR;
+    const char *key = kind == BW_LST_ICAP ? "ListenAddress" : "TlsListenAddress";
+    if (check ? bw_listen_check(key, addr, err) != BW_OK
+              : (l->fd = bw_listen_open(key, addr, err)) < 0) {
+        char where[4200];
+        if (kind == BW_LST_ICAP)
+            key_where(d, &bw_daemon_conf_table, key, d->dc->listen.n, where, sizeof where);
+        else
+            key_where(d, &bw_icap_conf_table, key, d->ic->tls_listen.n, where, sizeof where);
+        return bw_err_prefix(err, "%s", where);
+    }
     d->nlisteners++;
     return BW_OK;
 }
@@ -86,6 +120,63 @@ static void clamd_signature(const bw_clamd_conf_t *cc, char *out, size_t cap)
                                 cc->local_socket_group ? cc->local_socket_group : "");
     for (size_t i = 0; i < cc->tcp_addr.n && n < cap; i++)
         n += (size_t)snprintf(out + n, cap - n, "%s,", BW_CONF_LIST_AT(&cc->tcp_addr, char *, i));
+}
+
+/* -t: the directory a file at `path` (named by `what`) will be created in
+ * must be one, and with `write`, one this process can create files in. */
+static int check_parent(const char *what, const char *path, int write, bw_err_t *err)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return bw_err_set(err, "%s %s: directory %s: %s", what, path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return bw_err_set(err, "%s %s: %s is not a directory", what, path, dir);
+    if (write && access(dir, W_OK | X_OK) != 0)
+        return bw_err_set(err, "%s %s: cannot create it in %s: %s", what, path, dir,
+                          strerror(errno));
+    return BW_OK;
+}
+
+/* -t: what bw_clamd_open_listeners would open, checked without a socket.
+ * An existing LocalSocket is fine when it is a socket (the running daemon's,
+ * or a stale one the start removes or refuses: FixStaleSocket). */
+static int check_clamd_listeners(const bw_clamd_conf_t *cc, bw_err_t *err)
+{
+    if (!bw_clamd_conf_enabled(cc))
+        return BW_OK;
+    char port[16], what[320];
+    snprintf(port, sizeof port, "%llu", (unsigned long long)cc->tcp_port);
+    for (size_t i = 0; cc->tcp_port && i < (cc->tcp_addr.n ? cc->tcp_addr.n : 1); i++) {
+        const char *a = cc->tcp_addr.n ? BW_CONF_LIST_AT(&cc->tcp_addr, char *, i) : "0.0.0.0";
+        snprintf(what, sizeof what, "[clamd] TCPAddr %s port %s", a, port);
+        if (bw_listen_check_host(what, a, port, err) != BW_OK)
+            return BW_ERR;
+    }
+    const char *ls = cc->local_socket;
+    if (!ls || !ls[0])
+        return BW_OK;
+    struct sockaddr_un sa;
+    struct stat st;
+    if (strlen(ls) >= sizeof sa.sun_path)
+        return bw_err_set(err, "[clamd] LocalSocket %s: path too long", ls);
+    if (lstat(ls, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return bw_err_set(err, "[clamd] LocalSocket %s: exists and is not a socket", ls);
+    if (check_parent("[clamd] LocalSocket", ls, 1, err) != BW_OK)
+        return BW_ERR;
+    if (cc->local_socket_group && cc->local_socket_group[0]) {
+        struct group gr, *g = NULL;
+        char buf[4096];
+        if (getgrnam_r(cc->local_socket_group, &gr, buf, sizeof buf, &g) != 0 || !g)
+            return bw_err_set(err, "[clamd] LocalSocketGroup %s: no such group",
+                              cc->local_socket_group);
+    }
+    return BW_OK;
 }
 
 static int add_clamd_listeners(bw_daemon_t *d, const bw_daemon_t *prev, bw_err_t *err)
@@ -143,19 +234,36 @@ static int add_clamd_listeners(bw_daemon_t *d, const bw_daemon_t *prev, bw_err_t
     return BW_OK;
 }
 
-static int open_report(bw_daemon_t *d, bw_err_t *err)
+/* -t and ReportFileName that does not exist yet: the start creates it, so
+ * its directory must let the supervisor do that. */
+static int check_report_dir(const char *path, bw_err_t *err)
+{
+    if (check_parent("ReportFileName", path, 1, err) != BW_OK)
+        return BW_ERR;
+    bw_log(BW_LOG_INFO, "ReportFileName %s: does not exist yet: the start will create it", path);
+    return BW_OK;
+}
+
+/* With `check` (-t) an existing log is opened to append (which changes
+ * nothing in it) and closed; a missing one is not created. */
+static int open_report(bw_daemon_t *d, int check, bw_err_t *err)
 {
     d->report_fd = -1;
     const char *path = d->dc->report_file;
     if (!path || !path[0])
         return BW_OK;
+    if (check) {
+        struct stat st;
+        if (lstat(path, &st) != 0 && errno == ENOENT)
+            return check_report_dir(path, err);
+    }
     /* O_NOFOLLOW: the log directory may belong to the workers' user; a symlink
      * planted there must not make root append to another file.  O_NONBLOCK:
      * a FIFO planted there must not block the supervisor in open() (with
      * no reader it fails at once, with one it opens and is refused below:
      * only a regular file is a log). */
-    d->report_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-                        0640);
+    d->report_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+                                  (check ? 0 : O_CREAT), 0640);
     if (d->report_fd < 0)
         return bw_err_set(err, "ReportFileName %s: %s%s", path, strerror(errno),
                           errno == ELOOP ? " (a symlink: refused)"
@@ -169,7 +277,34 @@ static int open_report(bw_daemon_t *d, bw_err_t *err)
                           : S_ISSOCK(st.st_mode) ? "a socket" : "not a file");
     }
     /* Appends to a regular file never wait; O_NONBLOCK stays harmless. */
+    if (check) {
+        close(d->report_fd);
+        d->report_fd = -1;
+    }
     return BW_OK;
+}
+
+/* -t: a NotifyTemplateDir the workers cannot read is not an error (they
+ * serve the built-in block page), but the check says so. */
+static void check_templates(const bw_daemon_t *d)
+{
+    const char *dir = d->ic->template_dir;
+    struct stat st;
+    if (!dir || !dir[0])
+        return;
+    const char *why = NULL;
+    if (stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(dir, R_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (why) {
+        char where[4200];
+        key_where(d, &bw_icap_conf_table, "NotifyTemplateDir", 1, where, sizeof where);
+        bw_log(BW_LOG_WARN, "%s: NotifyTemplateDir %s: %s: the built-in block pages will be served",
+               where, dir, why);
+    }
 }
 
 static int load_engine(bw_daemon_t *d, bw_err_t *err)
@@ -183,7 +318,7 @@ static int load_engine(bw_daemon_t *d, bw_err_t *err)
     return BW_OK;
 }
 
-int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *engine,
+static int build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *engine, int check,
                  bw_daemon_t **out, bw_err_t *err)
 {
     *out = NULL;
@@ -205,22 +340,25 @@ int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
         goto fail;
     if (bw_privs_resolve(d, err) != BW_OK)
         goto fail;
-    if (bw_dirs_prepare(d, err) != BW_OK)
+    if (bw_dirs_prepare(d, check, err) != BW_OK)
         goto fail;
     for (size_t i = 0; i < d->dc->listen.n; i++)
-        if (add_listener(d, prev, BW_LST_ICAP, BW_CONF_LIST_AT(&d->dc->listen, char *, i), err) !=
-            BW_OK)
+        if (add_listener(d, prev, BW_LST_ICAP, BW_CONF_LIST_AT(&d->dc->listen, char *, i), check,
+                         err) != BW_OK)
             goto fail;
     for (size_t i = 0; i < d->ic->tls_listen.n; i++)
         if (add_listener(d, prev, BW_LST_ICAPS, BW_CONF_LIST_AT(&d->ic->tls_listen, char *, i),
-                         err) != BW_OK)
+                         check, err) != BW_OK)
             goto fail;
     if (d->ic->tls_listen.n && !(d->tls_ctx = bw_icap_tls_ctx_new(d->ic, err)))
         goto fail;
-    if (add_clamd_listeners(d, prev, err) != BW_OK)
+    if (check ? check_clamd_listeners(d->cc, err) != BW_OK
+              : add_clamd_listeners(d, prev, err) != BW_OK)
         goto fail;
-    if (open_report(d, err) != BW_OK)
+    if (open_report(d, check, err) != BW_OK)
         goto fail;
+    if (check)
+        check_templates(d);
     if (engine)
         d->engine = bw_engine_ref(engine);
     else if (load_engine(d, err) != BW_OK)
@@ -234,6 +372,17 @@ int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
 fail:
     bw_gen_free(d);
     return BW_ERR;
+}
+
+int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *engine,
+                 bw_daemon_t **out, bw_err_t *err)
+{
+    return build(conf_path, prev, engine, 0, out, err);
+}
+
+int bw_gen_check(const char *conf_path, bw_daemon_t **out, bw_err_t *err)
+{
+    return build(conf_path, NULL, NULL, 1, out, err);
 }
 
 void bw_gen_free(bw_daemon_t *d)

@@ -22,6 +22,7 @@ static void usage(FILE *f)
                "  -c FILE          configuration file (default " BW_DEFAULT_CONF ")\n"
                "  -f               stay in the foreground and log to stderr\n"
                "  -t, --test       check the configuration and databases, then exit\n"
+               "                   (binds no port: safe beside a running daemon)\n"
                "  --print-config   print the effective configuration and exit\n"
                "  --config-doc     print the reference of every key (Markdown) and exit\n"
                "  -V, --version    print the version\n"
@@ -104,7 +105,8 @@ int main(int argc, char **argv)
         return rc;
     }
     bw_daemon_t *d = NULL;
-    if (bw_gen_build(conf_path, NULL, NULL, &d, &err) != BW_OK) {
+    if ((test_only ? bw_gen_check(conf_path, &d, &err) : bw_gen_build(conf_path, NULL, NULL, &d, &err))
+        != BW_OK) {
         fprintf(stderr, "bulwarkd: %s\n", err.msg);
         return 2;
     }
@@ -113,8 +115,11 @@ int main(int argc, char **argv)
            (unsigned long long)info->signatures, (unsigned long long)info->version,
            info->from_cache ? " (from cache)" : "");
     for (size_t i = 0; i < d->nlisteners; i++)
-        bw_log(BW_LOG_INFO, "listening: %s", d->listeners[i].name);
+        bw_log(BW_LOG_INFO, "%s: %s", test_only ? "listen address OK (not bound by -t)" : "listening",
+               d->listeners[i].name);
     if (test_only) {
+        /* -t binds nothing, writes no pid file and opens no control socket:
+         * it is run on the live configuration, beside the running daemon. */
         printf("bulwarkd: %s: configuration and databases OK\n", conf_path);
         bw_gen_free(d);
         return 0;
