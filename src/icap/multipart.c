@@ -471,12 +471,23 @@ static int scan_headers(run_t *r, const char *p, size_t n, size_t *pi)
             parse_headers(&m->part, m->head, m->line_start);
             memmove(m->head, m->head + m->line_start, m->headlen - m->line_start);
             m->headlen -= m->line_start;
+            m->head_off += m->line_start; /* the buffer stays the body's bytes at head_off */
             m->line_start = 0;
             m->part.head_cut = 1;
         }
         if (m->line_over || m->headlen + (e - i) > BW_MP_HEAD_MAX) {
             /* One line longer than the buffer: not a blank line nor a
-             * delimiter, and too long to be a header we read; dropped. */
+             * delimiter, and too long to be a header we read; dropped.
+             * The complete lines before it are parsed and dropped too, so
+             * that what stays buffered is contiguous with the body (an
+             * unfinished block is scanned as RAW from head_off). */
+            if (!m->line_over && m->line_start)
+                parse_headers(&m->part, m->head, m->line_start);
+            /* The start of the long line, held while it was shorter, goes
+             * too: how the body was sliced must not change what is kept.
+             * (The splitter runs for uploads, whose whole body is scanned
+             * as well, so nothing here goes unscanned.) */
+            m->headlen = m->line_start = 0;
             m->line_over = 1;
             m->part.head_cut = 1;
             i = e;
