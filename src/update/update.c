@@ -760,6 +760,10 @@ int bw_update_rollback(const bw_update_req_t *req, bw_update_report_t *rep)
     if (r.have_cur && bw_store_set_rolled_back(&r.store, r.cur.version, &r.err) != BW_OK)
         bw_upd_log(req, BW_UPDATE_LOG_WARN, "%s", r.err.msg);
     warm_cache(&r);
+    /* PublishDir must stop offering the version we just left: servers
+     * downstream would install it.  Same atomic per-file publish as after an
+     * update (update-publish.c). */
+    publish(&r);
     run_post_cmd(&r);
 out:
     free(prev);
