@@ -86,7 +86,8 @@ static const bw_conf_key_t keys[] = {
      NULL, NULL, NULL, 0, NULL, "how long a transfer may stay below LowSpeedLimit (whole "
      "seconds)"},
     {SEC, "Retries", BW_CONF_UINT, 0, "2", 0, 20, OFF(retries), NULL, NULL, NULL, 0, NULL,
-     "extra attempts of a transfer that failed on the way (connection, cut short, 5xx)"},
+     "extra attempts of a transfer that failed on the way (connection, cut short, too slow, "
+     "5xx)"},
     {SEC, "RetryDelay", BW_CONF_DURATION, 0, "10s", 0, 3600000, OFF(retry_delay_ms), NULL, NULL,
      NULL, 0, NULL, "pause before each retry"},
     {SEC, "ProxyAddress", BW_CONF_STRING, 0, "", 0, 2048, OFF(proxy), NULL, NULL, NULL, 0, NULL,
