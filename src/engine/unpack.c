@@ -447,6 +447,16 @@ static int unpack_stream(unpack_t *u)
     int o = open_archive(u, PROBE);
     if (o <= 0)
         return o < 0 ? BW_ERR : BW_OK;
+    if (!u->compressed) {
+        /* No filter took the stream (libarchive's lzma bidder refuses a
+         * dictionary over 128 MiB, for one), so the raw reader would hand
+         * back the same bytes, detected as the same type again, down to the
+         * depth cap.  A strong magic says it is undecodable; a weak one is
+         * not a container.  The raw bytes were scanned either way. */
+        if (u->strong)
+            report_broken(u, u->s, "no decoder accepts the stream's header");
+        return BW_OK;
+    }
     struct archive_entry *e;
     int r = lib_next_header(u, &e);
     if (r == ARCHIVE_EOF)

@@ -161,6 +161,20 @@ expect_match "7z refused for memory: its raw bytes are still scanned" "$OUT" \
 expect_match "7z refused for memory: the limit is reported with it" "$OUT" \
     '^streams\.7z: TOO_LARGE limits exceeded: max unpack memory$'
 
+# A compressed-stream magic that no libarchive filter accepts: the raw
+# reader would return the same bytes, detected again, down to the depth cap.
+# A weak magic (lzma with a 192 MiB dictionary: libarchive's bidder stops at
+# 128 MiB) is no container; a strong one (gzip with a bad flags byte) is
+# CORRUPTED.  Neither recurses.
+printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$TMP/e.com"
+xz --format=lzma --lzma1=dict=192MiB -c "$TMP/e.com" > "$FX/dict192.lzma"
+scan dict192.lzma
+expect_eq "lzma no filter accepts: not unpacked in a loop" "$OUT/$RC" "dict192.lzma: OK/0"
+printf '\x1f\x8b\x08\xff\x00\x00\x00\x00\x00\x03garbage-after-a-bad-gzip-header' > "$FX/badflags.gz"
+scan badflags.gz
+expect_match "gzip whose header no filter accepts is CORRUPTED, not a recursion" "$OUT" \
+    "^badflags\.gz: CORRUPTED Broken\.Container: gzip: no decoder accepts the stream's header$"
+
 # A stream that starts with zeros is no empty tar: all of it is scanned
 # (libarchive's tar reader would stop at the first zero block).
 OUT=$(cd "$FX" && "$BULWARK" scan --no-summary --no-cache -d "$TESTDB" --json --max-ratio=0 zeros4m.gz 2>&1)
