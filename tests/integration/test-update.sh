@@ -427,6 +427,19 @@ expect_match "... and is killed at PostUpdateTimeout" "$out" \
     "PostUpdateCmd 'sleep 30' did not finish within 1000 ms and was killed"
 check "... within a few seconds, not 30" test $((t1 - t0)) -lt 10
 
+# ---- rollback to an unversioned set with PublishDir: nothing to publish, said so ----------------
+
+mkdir -p "$TMP/varP/db"; cp "$TESTDB"/* "$TMP/varP/db/"
+PC=$TMP/pub-initial.conf
+mkconf "$PC" "$TMP/varP/db" "UpdateServerUrl=$URL" "UpdatePublicKey=$TMP/key.pub" "PublishDir=$TMP/pubP"
+upd "$PC"
+expect_eq "an unversioned set updated with PublishDir" "$rc:$(sed -n 2p "$TMP/pubP/bulwark.manifest")" "0:version 12"
+upd "$PC" --rollback
+expect_eq "rollback to the unversioned set exits 6 (nothing to publish)" \
+    "$rc:$(printf '%s' "$out" | head -1)" "6:rolled back from version 12 to an unversioned set"
+expect_match "... and says PublishDir still offers the old version" "$out" \
+    "PublishDir $TMP/pubP: the set in use is unversioned \(no bulwark.manifest\), so nothing is published; PublishDir still offers what it held"
+
 # ---- the service user updating a package's root-owned directory -------------------------------------------
 # Moving a directory to another parent needs write permission on it (its ".."
 # changes), so the old set cannot go into db.d/ and is kept beside it instead.
