@@ -293,11 +293,18 @@ static int feed_bytes(unpack_t *u, bw_scan_t *child, const uint8_t *p, size_t si
     return GO;
 }
 
+/* A member whose reads bring no bytes and no end. */
+static void report_no_progress(unpack_t *u, bw_scan_t *at)
+{
+    const char *m = archive_error_string(u->a);
+    report_broken(u, at, m ? m : "no progress reading a member's data");
+}
+
 /* Feeds the rest of the current member's data to child: GO (on to the next
  * member), STOP or OOM. */
 static int feed_member(unpack_t *u, bw_scan_t *child, uint64_t member)
 {
-    int retries = 0;
+    int retries = 0, idle = 0;
     for (;;) {
         const void *buf;
         size_t size;
@@ -313,6 +320,17 @@ static int feed_member(unpack_t *u, bw_scan_t *child, uint64_t member)
                 return STOP;
             return GO;
         }
+        /* libarchive's lha reader can answer ARCHIVE_WARN ("data CRC
+         * error") with no bytes and no end, forever: give up after a run of
+         * calls that bring nothing. */
+        if (size == 0) {
+            if (++idle > MAX_FAILURES) {
+                report_no_progress(u, child);
+                return STOP;
+            }
+            continue;
+        }
+        idle = 0;
         int fr = feed_bytes(u, child, buf, size, &member);
         if (fr == NEXT)
             return GO;
@@ -471,7 +489,7 @@ static int unpack_stream(unpack_t *u)
     size_t hlen = 0;
     const uint8_t *rest = NULL;
     size_t restlen = 0;
-    int eof = 0, err = 0, retries = 0;
+    int eof = 0, err = 0, retries = 0, idle = 0;
     while (hlen < sizeof head) {
         const void *buf;
         size_t size;
@@ -484,6 +502,10 @@ static int unpack_stream(unpack_t *u)
         if (r == ARCHIVE_RETRY && ++retries <= MAX_FAILURES)
             continue;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            err = 1;
+            break;
+        }
+        if (size == 0 && ++idle > MAX_FAILURES) { /* see feed_member */
             err = 1;
             break;
         }

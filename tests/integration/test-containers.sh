@@ -161,6 +161,12 @@ expect_match "7z refused for memory: its raw bytes are still scanned" "$OUT" \
 expect_match "7z refused for memory: the limit is reported with it" "$OUT" \
     '^streams\.7z: TOO_LARGE limits exceeded: max unpack memory$'
 
+# An lha member whose reads bring nothing, forever (a fuzz-scan timeout):
+# the unpacker gives up after a run of empty reads.
+scan lha-loop.lzh
+expect_match "lha whose data reads make no progress ends CORRUPTED (no hang)" "$RC:$OUT" \
+    '^1:lha-loop\.lzh: CORRUPTED Broken\.Container: lha: '
+
 # A compressed-stream magic that no libarchive filter accepts: the raw
 # reader would return the same bytes, detected again, down to the depth cap.
 # A weak magic (lzma with a 192 MiB dictionary: libarchive's bidder stops at

@@ -36,6 +36,9 @@ and the hostile inputs:
                   bytes and zeroes them (the fuzz-scan finding: 0x700010001
                   bytes at 301 folders); its packed area holds the text
                   BULWARK-RAW-7Z-MARKER for the raw-bytes check
+  lha-loop.lzh    128 bytes found by fuzz-scan: an lh1 member on which
+                  libarchive's data reads answer ARCHIVE_WARN with no bytes
+                  and no end, forever (the unpacker must give up)
 
 Every file is written into OUTDIR; nothing here needs network or root.
 """
@@ -272,6 +275,11 @@ def main():
     write(outdir, "nested42.zip", level)
 
     write(outdir, "streams.7z", sevenzip_streams(3))
+    write(outdir, "lha-loop.lzh", bytes.fromhex(
+        "2b002d6c68312d44000062bb000000800092651e001305000a504bffffffffffffffffffffffff"
+        "ffffffffffffffffffffffffffff03043f00003ccf5168440000004400000013410000000000"
+        "000000000000a481000000002e2e2f2e2e2f6574632fb3b30000120000000a00000072656164"
+        "6d652e747874090405005d0000"))
 
 
 if __name__ == "__main__":
