@@ -26,6 +26,12 @@
  * - A limit of 0 means "no limit" (as in ClamAV), but recursion depth and
  *   entries per container still have hard caps so that a quine cannot run
  *   the stack out.
+ * - Memory: libarchive sizes allocations from header fields (a 100-byte 7z
+ *   declares gigabytes of substream tables).  Every call into it runs
+ *   inside a per-thread heap budget (unpack-mem.c: why an allocator
+ *   wrapper); a refused allocation makes the container TOO_LARGE
+ *   "limits exceeded: max unpack memory", never CORRUPTED.  The raw bytes
+ *   of the container were scanned before it is opened (scan.c).
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -36,6 +42,7 @@
 #include <strings.h>
 
 #include "engine/scan-int.h"
+#include "engine/unpack-mem.h"
 #include "engine/unpack-name.h"
 
 #define HARD_MAX_DEPTH 64u
@@ -44,6 +51,8 @@
 #define FEED_CHUNK (256u << 10)  /* budget checks at least this often */
 #define READ_BLOCK (64u << 10)
 #define MAX_FAILURES 64          /* per-entry failures before giving up on a container */
+#define HARD_MAX_UNPACK_MEM (2ull << 30) /* max_unpack_mem = 0 */
+#define MEM_REASON "limits exceeded: max unpack memory"
 
 typedef struct src {
     const bw_spool_t *sp;
@@ -176,14 +185,56 @@ typedef struct unpack {
     uint32_t entries;
     int failures;
     int compressed;      /* a filter sits under the format: skipping costs inflating */
+    int mem_refused;     /* libarchive was refused memory (unpack-mem.c) */
+    int mem_reported;
     char raw_name[BW_MEMBER_NAME_MAX];
 } unpack_t;
+
+/* Calls into libarchive, each inside the heap budget's window. */
+static int lib_next_header(unpack_t *u, struct archive_entry **e)
+{
+    bw_umem_open();
+    int r = archive_read_next_header(u->a, e);
+    u->mem_refused |= bw_umem_close();
+    return r;
+}
+
+static int lib_data_block(unpack_t *u, const void **buf, size_t *size, la_int64_t *off)
+{
+    bw_umem_open();
+    int r = archive_read_data_block(u->a, buf, size, off);
+    u->mem_refused |= bw_umem_close();
+    return r;
+}
+
+static void lib_free(unpack_t *u)
+{
+    if (!u->a)
+        return;
+    bw_umem_open();
+    archive_read_free(u->a);
+    u->mem_refused |= bw_umem_close();
+    u->a = NULL;
+}
+
+/* TOO_LARGE for a refused allocation, once per container. */
+static int report_mem(unpack_t *u, bw_scan_t *at)
+{
+    if (!u->mem_refused)
+        return 0;
+    if (!u->mem_reported)
+        bw_scan_report(at, BW_TOO_LARGE, MEM_REASON, NULL);
+    u->mem_reported = 1;
+    return 1;
+}
 
 /* CORRUPTED with libarchive's reason; a member stored with a method
  * libarchive cannot decode (implode, deflate64) is no corruption but a
  * member we could not scan: ERROR, "Unsupported.Container: ...". */
 static void report_broken(unpack_t *u, bw_scan_t *at, const char *why)
 {
+    if (report_mem(u, at))
+        return;
     char reason[256];
     const char *m = why ? why : archive_error_string(u->a);
     int unsupported = m && strcasestr(m, "unsupported");
@@ -197,6 +248,8 @@ static void report_broken(unpack_t *u, bw_scan_t *at, const char *why)
 /* A data or header error from libarchive, reported at `at`. */
 static void report_error(unpack_t *u, bw_scan_t *at)
 {
+    if (report_mem(u, at))
+        return;
     if (is_encryption_error(u->a))
         bw_scan_report(at, BW_PROTECTED, enc_name(u->t), NULL);
     else
@@ -240,16 +293,23 @@ static int feed_bytes(unpack_t *u, bw_scan_t *child, const uint8_t *p, size_t si
     return GO;
 }
 
+/* A member whose reads bring no bytes and no end. */
+static void report_no_progress(unpack_t *u, bw_scan_t *at)
+{
+    const char *m = archive_error_string(u->a);
+    report_broken(u, at, m ? m : "no progress reading a member's data");
+}
+
 /* Feeds the rest of the current member's data to child: GO (on to the next
  * member), STOP or OOM. */
 static int feed_member(unpack_t *u, bw_scan_t *child, uint64_t member)
 {
-    int retries = 0;
+    int retries = 0, idle = 0;
     for (;;) {
         const void *buf;
         size_t size;
         la_int64_t off;
-        int r = archive_read_data_block(u->a, &buf, &size, &off);
+        int r = lib_data_block(u, &buf, &size, &off);
         if (r == ARCHIVE_EOF)
             return GO;
         if (r == ARCHIVE_RETRY && ++retries <= MAX_FAILURES)
@@ -260,6 +320,17 @@ static int feed_member(unpack_t *u, bw_scan_t *child, uint64_t member)
                 return STOP;
             return GO;
         }
+        /* libarchive's lha reader can answer ARCHIVE_WARN ("data CRC
+         * error") with no bytes and no end, forever: give up after a run of
+         * calls that bring nothing. */
+        if (size == 0) {
+            if (++idle > MAX_FAILURES) {
+                report_no_progress(u, child);
+                return STOP;
+            }
+            continue;
+        }
+        idle = 0;
         int fr = feed_bytes(u, child, buf, size, &member);
         if (fr == NEXT)
             return GO;
@@ -271,11 +342,13 @@ static int feed_member(unpack_t *u, bw_scan_t *child, uint64_t member)
 /* Handles one entry whose header was read: GO, STOP or OOM. */
 static int do_entry(unpack_t *u, struct archive_entry *e)
 {
+    char name[BW_MEMBER_NAME_MAX];
+    bw_umem_open(); /* the name may be converted (and allocated) here */
     const char *raw = archive_entry_pathname(e);
     if (!raw)
         raw = archive_entry_pathname_utf8(e);
-    char name[BW_MEMBER_NAME_MAX];
     bw_member_name(raw, name, sizeof name);
+    u->mem_refused |= bw_umem_close();
 
     if (archive_entry_filetype(e) != AE_IFREG)
         return GO; /* directories, links, devices: no data of their own */
@@ -307,7 +380,7 @@ static int run(unpack_t *u)
     for (;;) {
         if (bw_scan_check_budget(u->s) == BW_DONE || bw_scan_decided(u->s))
             return BW_OK;
-        int r = archive_read_next_header(u->a, &e);
+        int r = lib_next_header(u, &e);
         if (r == ARCHIVE_EOF)
             return BW_OK;
         if (r == ARCHIVE_RETRY) {
@@ -318,7 +391,7 @@ static int run(unpack_t *u)
             continue;
         }
         if (r == ARCHIVE_FATAL || r == ARCHIVE_FAILED) {
-            if (u->strong || u->entries > 0 || is_encryption_error(u->a))
+            if (u->strong || u->entries > 0 || u->mem_refused || is_encryption_error(u->a))
                 report_error(u, u->s);
             if (r == ARCHIVE_FATAL || ++u->failures > MAX_FAILURES)
                 return BW_OK;
@@ -338,31 +411,46 @@ static int run(unpack_t *u)
     }
 }
 
+/* open_archive's calls into libarchive (inside the budget's window).
+ * Returns 1 open, 0 not, -1 no archive object, -2 no format support. */
+static int open_archive_in(unpack_t *u, int mode)
+{
+    u->a = archive_read_new();
+    if (!u->a)
+        return -1;
+    if (setup_formats(u->a, u->t, mode) != ARCHIVE_OK)
+        return -2;
+    archive_read_set_read_callback(u->a, src_read);
+    archive_read_set_skip_callback(u->a, src_skip);
+    archive_read_set_seek_callback(u->a, src_seek);
+    archive_read_set_callback_data(u->a, u->src);
+    if (archive_read_open1(u->a) != ARCHIVE_OK)
+        return 0;
+    u->compressed = archive_filter_count(u->a) > 1;
+    return 1;
+}
+
 /* Opens the spool as type t in the given mode into u->a.  Returns 1 when
  * open, 0 when not (reported as a finding where that is one), -1 on OOM. */
 static int open_archive(unpack_t *u, int mode)
 {
     u->src->pos = 0;
-    u->a = archive_read_new();
-    if (!u->a)
+    bw_umem_open();
+    int o = open_archive_in(u, mode);
+    u->mem_refused |= bw_umem_close();
+    if (o == 1)
+        return 1;
+    if (report_mem(u, u->s))
+        return 0;
+    if (o == -1)
         return -1;
-    if (setup_formats(u->a, u->t, mode) != ARCHIVE_OK) {
+    if (o == -2)
         bw_scan_report(u->s, BW_ERROR, "unpack: format support unavailable", NULL);
-        return 0;
-    }
-    archive_read_set_read_callback(u->a, src_read);
-    archive_read_set_skip_callback(u->a, src_skip);
-    archive_read_set_seek_callback(u->a, src_seek);
-    archive_read_set_callback_data(u->a, u->src);
-    if (archive_read_open1(u->a) != ARCHIVE_OK) {
-        if (is_encryption_error(u->a))
-            bw_scan_report(u->s, BW_PROTECTED, enc_name(u->t), NULL);
-        else if (u->strong)
-            report_broken(u, u->s, NULL);
-        return 0;
-    }
-    u->compressed = archive_filter_count(u->a) > 1;
-    return 1;
+    else if (is_encryption_error(u->a))
+        bw_scan_report(u->s, BW_PROTECTED, enc_name(u->t), NULL);
+    else if (u->strong)
+        report_broken(u, u->s, NULL);
+    return 0;
 }
 
 /* A compressed stream.  libarchive's tar reader takes a block of zeros for
@@ -377,12 +465,22 @@ static int unpack_stream(unpack_t *u)
     int o = open_archive(u, PROBE);
     if (o <= 0)
         return o < 0 ? BW_ERR : BW_OK;
+    if (!u->compressed) {
+        /* No filter took the stream (libarchive's lzma bidder refuses a
+         * dictionary over 128 MiB, for one), so the raw reader would hand
+         * back the same bytes, detected as the same type again, down to the
+         * depth cap.  A strong magic says it is undecodable; a weak one is
+         * not a container.  The raw bytes were scanned either way. */
+        if (u->strong)
+            report_broken(u, u->s, "no decoder accepts the stream's header");
+        return BW_OK;
+    }
     struct archive_entry *e;
-    int r = archive_read_next_header(u->a, &e);
+    int r = lib_next_header(u, &e);
     if (r == ARCHIVE_EOF)
         return BW_OK;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-        if (u->strong)
+        if (u->strong || u->mem_refused)
             report_error(u, u->s);
         return BW_OK;
     }
@@ -391,12 +489,12 @@ static int unpack_stream(unpack_t *u)
     size_t hlen = 0;
     const uint8_t *rest = NULL;
     size_t restlen = 0;
-    int eof = 0, err = 0, retries = 0;
+    int eof = 0, err = 0, retries = 0, idle = 0;
     while (hlen < sizeof head) {
         const void *buf;
         size_t size;
         la_int64_t off;
-        r = archive_read_data_block(u->a, &buf, &size, &off);
+        r = lib_data_block(u, &buf, &size, &off);
         if (r == ARCHIVE_EOF) {
             eof = 1;
             break;
@@ -404,6 +502,10 @@ static int unpack_stream(unpack_t *u)
         if (r == ARCHIVE_RETRY && ++retries <= MAX_FAILURES)
             continue;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            err = 1;
+            break;
+        }
+        if (size == 0 && ++idle > MAX_FAILURES) { /* see feed_member */
             err = 1;
             break;
         }
@@ -417,8 +519,7 @@ static int unpack_stream(unpack_t *u)
     int strong = 0;
     bw_ftype_t inner = bw_ftype_detect_ex(head, hlen, &strong);
     if (!err && strong && (inner == BW_FT_TAR || inner == BW_FT_CPIO)) {
-        archive_read_free(u->a);
-        u->a = NULL;
+        lib_free(u);
         o = open_archive(u, ARCHIVE);
         if (o <= 0)
             return o < 0 ? BW_ERR : BW_OK;
@@ -489,14 +590,19 @@ int bw_unpack(bw_scan_t *s, const bw_spool_t *sp, bw_ftype_t t)
     }
 
     int rc;
+    bw_umem_begin(lim->max_unpack_mem ? lim->max_unpack_mem : HARD_MAX_UNPACK_MEM);
     if (bw_ftype_is_compression(t)) {
         rc = unpack_stream(&u);
     } else {
         int o = open_archive(&u, ARCHIVE);
         rc = o < 0 ? BW_ERR : o == 0 ? BW_OK : run(&u);
     }
-    if (u.a)
-        archive_read_free(u.a);
+    lib_free(&u);
+    /* A refusal that libarchive got past without an error is still a part
+     * of the container that may not have been looked at. */
+    if (rc == BW_OK)
+        report_mem(&u, s);
+    bw_umem_end();
     free(big);
     return rc;
 }

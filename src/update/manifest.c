@@ -9,6 +9,7 @@
  */
 #include "update/manifest.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,8 +202,11 @@ static int parse_lines(const char *buf, size_t len, bw_manifest_t *m, size_t *ca
                 m->files = nv;
                 *cap = nc;
             }
+            /* zeroed whole, so that parsed manifests compare with memcmp */
+            memset(&m->files[m->nfiles], 0, sizeof *m->files);
             if (parse_file_line(f, fl, &m->files[m->nfiles], line, err))
                 return BW_ERR;
+            m->files[m->nfiles].line = line;
             m->nfiles++;
         } else if (word_is(f[0], fl[0], "end")) {
             uint64_t count;
@@ -238,12 +242,37 @@ int bw_manifest_parse(const char *buf, size_t len, bw_manifest_t *m, bw_err_t *e
         return BW_ERR;
     }
     bw_manifest_sort(m);
-    for (size_t i = 1; i < m->nfiles; i++)
-        if (!strcmp(m->files[i - 1].name, m->files[i].name)) {
-            bw_err_set(err, "line 1: file %s is listed twice", m->files[i].name);
-            bw_manifest_free(m);
-            return BW_ERR;
+    /* Equal names are adjacent now, in no particular line order (qsort is
+     * not stable).  Report the earliest line that repeats a name listed
+     * before it: the second-smallest line of each run of equal names, the
+     * smallest of those over all runs. */
+    const bw_manifest_file_t *dup = NULL;
+    unsigned dup_line = 0, dup_first = 0;
+    for (size_t i = 0; i < m->nfiles;) {
+        size_t j = i + 1;
+        unsigned lo = m->files[i].line, lo2 = UINT_MAX;
+        for (; j < m->nfiles && !strcmp(m->files[i].name, m->files[j].name); j++) {
+            unsigned l = m->files[j].line;
+            if (l < lo) {
+                lo2 = lo;
+                lo = l;
+            } else if (l < lo2) {
+                lo2 = l;
+            }
         }
+        if (j - i > 1 && (!dup || lo2 < dup_line)) {
+            dup = &m->files[i];
+            dup_line = lo2;
+            dup_first = lo;
+        }
+        i = j;
+    }
+    if (dup) {
+        bw_err_set(err, "line %u: file %s is listed twice (first at line %u)", dup_line,
+                   dup->name, dup_first);
+        bw_manifest_free(m);
+        return BW_ERR;
+    }
     return BW_OK;
 }
 

@@ -48,6 +48,7 @@ typedef struct bw_manifest_file {
     char name[BW_MANIFEST_MAX_NAME + 1];
     uint64_t size;
     uint8_t sha256[32];
+    unsigned line;               /* its line in the parsed text (0: not parsed) */
 } bw_manifest_file_t;
 
 typedef struct bw_manifest {

@@ -78,8 +78,16 @@ static const bw_conf_key_t keys[] = {
      NULL, NULL, NULL, 0, NULL, "bound on connecting to the update server"},
     {SEC, "Timeout", BW_CONF_DURATION, 0, "30m", 1000, 86400000, OFF(timeout_ms), NULL, NULL,
      NULL, 0, NULL, "bound on one file's transfer, connecting included"},
+    {SEC, "LowSpeedLimit", BW_CONF_SIZE, 0, "1K", 0, (int64_t)1 << 30, OFF(low_speed_limit),
+     NULL, NULL, NULL, 0, NULL, "a transfer slower than this many bytes a second for "
+     "LowSpeedTime is aborted (and retried like a cut connection), so a server that drips "
+     "cannot hold the updater until Timeout (0: no low-speed cutoff)"},
+    {SEC, "LowSpeedTime", BW_CONF_DURATION, 0, "30s", 1000, 3600000, OFF(low_speed_time_ms),
+     NULL, NULL, NULL, 0, NULL, "how long a transfer may stay below LowSpeedLimit (whole "
+     "seconds)"},
     {SEC, "Retries", BW_CONF_UINT, 0, "2", 0, 20, OFF(retries), NULL, NULL, NULL, 0, NULL,
-     "extra attempts of a transfer that failed on the way (connection, cut short, 5xx)"},
+     "extra attempts of a transfer that failed on the way (connection, cut short, too slow, "
+     "5xx)"},
     {SEC, "RetryDelay", BW_CONF_DURATION, 0, "10s", 0, 3600000, OFF(retry_delay_ms), NULL, NULL,
      NULL, 0, NULL, "pause before each retry"},
     {SEC, "ProxyAddress", BW_CONF_STRING, 0, "", 0, 2048, OFF(proxy), NULL, NULL, NULL, 0, NULL,

@@ -24,6 +24,8 @@ typedef struct bw_update_conf {
     char *publish_dir;          /* PublishDir ("": do not publish) */
     uint64_t connect_timeout_ms;/* ConnectTimeout */
     uint64_t timeout_ms;        /* Timeout: one transfer, start to end */
+    uint64_t low_speed_limit;   /* LowSpeedLimit: bytes/s (0: no low-speed cutoff) */
+    uint64_t low_speed_time_ms; /* LowSpeedTime: how long below LowSpeedLimit aborts */
     uint64_t retries;           /* Retries: extra attempts of a failed transfer */
     uint64_t retry_delay_ms;    /* RetryDelay */
     char *proxy;                /* ProxyAddress ("": libcurl's default, the *_proxy variables) */

@@ -11,6 +11,11 @@
  * many, so a hostile or broken server cannot fill the disk.  The digest is
  * computed on the way to the disk, so a file is read once.
  *
+ * Time is bounded twice: Timeout caps one transfer from start to end, and
+ * the low-speed cutoff (LowSpeedLimit bytes/s for LowSpeedTime) ends one
+ * that trickles, so a server sending a byte a second holds the updater for
+ * LowSpeedTime per attempt, not Timeout.
+ *
  * One curl handle serves a whole run: the connection is kept alive from the
  * manifest to the last file.  The manifest and its signature are asked for
  * with "Cache-Control: no-cache", because an HTTP cache in between that
@@ -159,6 +164,11 @@ static int curl_setup(bw_fetch_t *f, bw_err_t *err)
     bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms) !=
            CURLE_OK;
     bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms) != CURLE_OK;
+    if (c->low_speed_limit) {
+        long secs = (long)((c->low_speed_time_ms + 999) / 1000);
+        bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)c->low_speed_limit) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs ? secs : 1L) != CURLE_OK;
+    }
     bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK;
     bad |= curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
     bad |= curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK;
@@ -176,7 +186,7 @@ static int curl_setup(bw_fetch_t *f, bw_err_t *err)
 }
 
 static bw_fetch_rc_t classify(CURLcode cc, long http, const char *where, const char *detail,
-                              const sink_t *s, bw_err_t *err)
+                              const sink_t *s, const bw_update_conf_t *c, bw_err_t *err)
 {
     const char *what = detail && detail[0] ? detail : curl_easy_strerror(cc);
     switch (cc) {
@@ -202,6 +212,18 @@ static bw_fetch_rc_t classify(CURLcode cc, long http, const char *where, const c
             return BW_FETCH_NOTFOUND;
         return (http >= 500 || http == 408 || http == 429) ? BW_FETCH_TRANSIENT
                                                            : BW_FETCH_FAILED;
+    case CURLE_OPERATION_TIMEDOUT:
+        if (strstr(what, "too slow")) {
+            bw_err_set(err, "%s: too slow: under %llu bytes/s for %llu s (LowSpeedLimit, "
+                       "LowSpeedTime) after %llu bytes", where,
+                       (unsigned long long)c->low_speed_limit,
+                       (unsigned long long)((c->low_speed_time_ms + 999) / 1000),
+                       (unsigned long long)s->got);
+        } else {
+            bw_err_set(err, "%s: timed out after %llu bytes (%s)", where,
+                       (unsigned long long)s->got, what);
+        }
+        return BW_FETCH_TRANSIENT;
     case CURLE_PARTIAL_FILE:
         bw_err_set(err, "%s: the transfer was cut short after %llu bytes (%s)", where,
                    (unsigned long long)s->got, what);
@@ -247,7 +269,7 @@ static bw_fetch_rc_t url_fetch(bw_fetch_t *f, const char *name, int no_cache, si
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(hdrs);
-    return classify(cc, http, where, detail, s, err);
+    return classify(cc, http, where, detail, s, f->conf, err);
 }
 
 /* ---- the interface ---------------------------------------------------------- */

@@ -508,10 +508,17 @@ static void publish(run_t *r)
     bw_manifest_t m = {0};
     char *mp = bw_upd_join(r->store.base, BW_MANIFEST_NAME);
     char *sp = bw_upd_join(r->store.base, BW_MANIFEST_SIG_NAME);
-    int changed = 0;
-    if (!mp || !sp || bw_upd_read_file(mp, BW_MANIFEST_MAX_BYTES, &mb, &r->err) != BW_OK ||
-        bw_manifest_parse(mb.p, mb.len, &m, &r->err) != BW_OK) {
-        post_failed(r, "PublishDir: the installed set has no usable manifest (%s)", r->err.msg);
+    int changed = 0, rd = BW_ERR;
+    bw_err_t rerr = {0};
+    if (mp && sp)
+        rd = bw_upd_read_file(mp, BW_MANIFEST_MAX_BYTES, &mb, &rerr);
+    if (rd == BW_DECLINED) {
+        /* after a rollback to the set a package installed */
+        post_failed(r, "PublishDir %s: the set in use is unversioned (no %s), so nothing is "
+                    "published; PublishDir still offers what it held", dir, BW_MANIFEST_NAME);
+    } else if (rd != BW_OK || bw_manifest_parse(mb.p, mb.len, &m, &rerr) != BW_OK) {
+        post_failed(r, "PublishDir: the installed set has no usable manifest (%s)",
+                    rerr.msg[0] ? rerr.msg : "out of memory");
     } else if (bw_upd_read_file(sp, SIG_MAX, &sb, &r->err) == BW_ERR) {
         post_failed(r, "PublishDir: %s", r->err.msg);
     } else if (bw_publish_set(dir, r->store.base, &m, &mb, &sb, &changed, &r->err) != BW_OK) {
@@ -760,6 +767,10 @@ int bw_update_rollback(const bw_update_req_t *req, bw_update_report_t *rep)
     if (r.have_cur && bw_store_set_rolled_back(&r.store, r.cur.version, &r.err) != BW_OK)
         bw_upd_log(req, BW_UPDATE_LOG_WARN, "%s", r.err.msg);
     warm_cache(&r);
+    /* PublishDir must stop offering the version we just left: servers
+     * downstream would install it.  Same atomic per-file publish as after an
+     * update (update-publish.c). */
+    publish(&r);
     run_post_cmd(&r);
 out:
     free(prev);

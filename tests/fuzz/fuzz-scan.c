@@ -7,12 +7,13 @@
  * Limits are tightened so that one input cannot eat the -timeout: what we
  * want to find here is crashes and hangs, not slow-but-bounded bombs.
  *
- * libarchive sizes its read-ahead buffer from header fields before it learns
- * that the input is shorter (a cpio name length of 3 GB mallocs 3 GB, then
- * fails at EOF).  That memory is never touched, so RSS stays small, but
- * libFuzzer's malloc hook would call it an OOM.  We add -malloc_limit_mb
- * (libFuzzer parses flags after LLVMFuzzerInitialize) so real RSS growth is
- * still caught by -rss_limit_mb while such virtual reservations are not.
+ * libarchive sizes allocations from header fields (a cpio name length of
+ * 3 GB grows its read-ahead buffer to 3 GB; a 100-byte 7z declares 3.9 GB
+ * of substream tables).  The engine bounds what libarchive may hold
+ * (max_unpack_mem, src/engine/unpack-mem.c), so libFuzzer's default
+ * -malloc_limit_mb (= -rss_limit_mb) stays in force: any larger request
+ * that gets past the bound is a finding.  Regression seeds:
+ * corpus/fuzz-scan/7z-streams-bomb (tests/data/containers/craft.py).
  */
 #include <libgen.h>
 #include <stdint.h>
@@ -29,28 +30,8 @@ static bw_limits_t limits;
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void add_malloc_limit(int *argc, char ***argv)
-{
-    static char *args[256];
-    static char flag[] = "-malloc_limit_mb=16384";
-    if (*argc < 1 || *argc > 250)
-        return;
-    for (int i = 0; i < *argc; i++) {
-        if (!strncmp((*argv)[i], "-malloc_limit_mb=", 17))
-            return;
-        args[i] = (*argv)[i];
-    }
-    /* flags must come before corpus directories, so insert after argv[0] */
-    memmove(args + 2, args + 1, (size_t)(*argc - 1) * sizeof *args);
-    args[1] = flag;
-    args[*argc + 1] = NULL;
-    *argc += 1;
-    *argv = args;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    add_malloc_limit(argc, argv);
     char err[512] = "";
     char alt[4096] = "";
     const char *db = getenv("BW_FUZZ_DB");

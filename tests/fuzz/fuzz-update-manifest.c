@@ -28,6 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (bw_manifest_parse(out.p, out.len, &again, &err) != BW_OK)
         abort();
+    /* every file knows its line (after the header, within the text); the
+     * reformatted text puts them elsewhere, so lines are left out of the
+     * comparison */
+    for (size_t i = 0; i < m.nfiles; i++) {
+        if (m.files[i].line < 2 || m.files[i].line > size)
+            abort();
+        m.files[i].line = again.files[i].line = 0;
+    }
     if (again.version != m.version || again.nfiles != m.nfiles ||
         strcmp(again.created, m.created) ||
         (m.nfiles && memcmp(again.files, m.files, m.nfiles * sizeof *m.files)))

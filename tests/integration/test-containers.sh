@@ -137,6 +137,50 @@ expect_match "zip with absurd sizes ends with a status" "$OUT" '^absurd\.zip: (C
 scan absurd.tar
 expect_match "tar claiming 8 GiB ends with a status" "$OUT" '^absurd\.tar: (CORRUPTED|TOO_LARGE) '
 
+# A 96-byte 7z whose header declares 3 x 10^8 substreams: libarchive would
+# calloc 3.9 GB and zero it (the fuzz-scan finding).  The unpack memory bound
+# refuses it: TOO_LARGE, and the process stays small.  ulimit -v protects
+# the machine should the bound ever be lost (the test then fails on status);
+# AddressSanitizer reserves terabytes of shadow, so not under SAN=1.
+vlimit=6000000
+if ldd "$BULWARK" 2>/dev/null | grep -q libasan; then vlimit=unlimited; fi
+RSS_OUT=$(cd "$FX" && ulimit -v $vlimit && /usr/bin/time -f 'maxrss=%M' \
+    "$BULWARK" scan --no-summary --no-cache -d "$TESTDB" streams.7z 2>&1)
+expect_match "7z declaring 3e8 substreams is TOO_LARGE (unpack memory)" "$RSS_OUT" \
+    '^streams\.7z: TOO_LARGE limits exceeded: max unpack memory$'
+rss=$(printf '%s\n' "$RSS_OUT" | sed -n 's/^maxrss=//p')
+check "7z substream bomb: peak RSS under 200 MB (was 1.5 GB; got ${rss:-?} kB)" \
+    test "${rss:-999999999}" -lt 204800
+# The container's raw bytes are scanned although it cannot be opened: a
+# signature for text in its packed area finds it.
+mkdir -p "$TMP/rawdb" && cp "$TESTDB"/* "$TMP/rawdb/"
+echo "Bulwark-Raw-7z-Marker:0:*:$(printf 'BULWARK-RAW-7Z-MARKER' | od -An -tx1 | tr -d ' \n')" > "$TMP/rawdb/raw.ndb"
+OUT=$(cd "$FX" && "$BULWARK" scan --no-summary --no-cache --all-match -d "$TMP/rawdb" streams.7z 2>&1)
+expect_match "7z refused for memory: its raw bytes are still scanned" "$OUT" \
+    '^streams\.7z: Bulwark-Raw-7z-Marker FOUND'
+expect_match "7z refused for memory: the limit is reported with it" "$OUT" \
+    '^streams\.7z: TOO_LARGE limits exceeded: max unpack memory$'
+
+# An lha member whose reads bring nothing, forever (a fuzz-scan timeout):
+# the unpacker gives up after a run of empty reads.
+scan lha-loop.lzh
+expect_match "lha whose data reads make no progress ends CORRUPTED (no hang)" "$RC:$OUT" \
+    '^1:lha-loop\.lzh: CORRUPTED Broken\.Container: lha: '
+
+# A compressed-stream magic that no libarchive filter accepts: the raw
+# reader would return the same bytes, detected again, down to the depth cap.
+# A weak magic (lzma with a 192 MiB dictionary: libarchive's bidder stops at
+# 128 MiB) is no container; a strong one (gzip with a bad flags byte) is
+# CORRUPTED.  Neither recurses.
+printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$TMP/e.com"
+xz --format=lzma --lzma1=dict=192MiB -c "$TMP/e.com" > "$FX/dict192.lzma"
+scan dict192.lzma
+expect_eq "lzma no filter accepts: not unpacked in a loop" "$OUT/$RC" "dict192.lzma: OK/0"
+printf '\x1f\x8b\x08\xff\x00\x00\x00\x00\x00\x03garbage-after-a-bad-gzip-header' > "$FX/badflags.gz"
+scan badflags.gz
+expect_match "gzip whose header no filter accepts is CORRUPTED, not a recursion" "$OUT" \
+    "^badflags\.gz: CORRUPTED Broken\.Container: gzip: no decoder accepts the stream's header$"
+
 # A stream that starts with zeros is no empty tar: all of it is scanned
 # (libarchive's tar reader would stop at the first zero block).
 OUT=$(cd "$FX" && "$BULWARK" scan --no-summary --no-cache -d "$TESTDB" --json --max-ratio=0 zeros4m.gz 2>&1)

@@ -186,6 +186,16 @@ refused "short body without a length" 4 "marker.ndb: [0-9]+ bytes arrived, the m
 echo "status marker.ndb 503" > "$TMP/ctl"
 upd "$A"
 refused "a server error" 3 "download failed: .*marker.ndb: HTTP 503"
+# A server that drips one byte a second: the low-speed cutoff (here 2 s)
+# ends the transfer long before Timeout (20 s in these configurations).
+echo "drip marker.ndb" > "$TMP/ctl"
+sed 's/^Timeout = 20s$/Timeout = 20s\nLowSpeedTime = 2s/' "$A" > "$TMP/drip.conf"
+t0=$(date +%s)
+upd "$TMP/drip.conf"
+t1=$(date +%s)
+refused "a server dripping 1 byte/s" 3 \
+    "download failed: .*marker.ndb: too slow: under 1024 bytes/s for 2 s \(LowSpeedLimit, LowSpeedTime\) after [0-9]+ bytes"
+check "... ends at LowSpeedTime, well before Timeout ($((t1 - t0)) s)" test $((t1 - t0)) -lt 15
 : > "$TMP/ctl"
 
 publish 3
@@ -286,6 +296,24 @@ upd "$BC"
 expect_eq "a tampered file in a source directory is refused" "$rc" 4
 expect_match "... with its digest" "$out" "pub/marker.ndb: SHA-256"
 expect_eq "... and the second server keeps its set" "$(snap "$TMP/varB/db")" "$beforeB"
+
+# --rollback republishes the set it returns to: PublishDir must not go on
+# offering the version that was rolled back (downstream would install it).
+upd "$PUBC" --rollback
+expect_eq "rollback with PublishDir exits 0" "$rc:$(printf '%s' "$out" | tail -1)" \
+    "0:rolled back from version 7 to version 6"
+expect_match "... and says it republished" "$out" "published version 6 to $TMP/pub"
+expect_eq "PublishDir's manifest is version 6 again" "$(sed -n 2p "$TMP/pub/bulwark.manifest")" "version 6"
+same=yes
+for f in $(cd "$TMP/var/db" && ls); do cmp -s "$TMP/var/db/$f" "$TMP/pub/$f" || same="no ($f)"; done
+expect_eq "... holding version 6's files, manifest and signature" "$same" yes
+check "... and no staging file left in PublishDir" test -z "$(ls -A "$TMP/pub" | grep -v -e '^bulwark' -e '\.ndb$' -e '\.hdb$' -e '\.cvd$' -e '^\.bulwark-publish\.lock$')"
+upd "$BC"
+expect_eq "a server updating from PublishDir stays at version 6" "$rc:$out" "0:up to date (version 6)"
+upd "$PUBC" --rollback
+expect_eq "rolling back the rollback republishes version 7" \
+    "$rc:$(printf '%s' "$out" | tail -1):$(sed -n 2p "$TMP/pub/bulwark.manifest")" \
+    "0:rolled back from version 6 to version 7:version 7"
 
 # ---- two updaters at once --------------------------------------------------------------------------
 
@@ -398,6 +426,19 @@ expect_eq "a hanging PostUpdateCmd exits 6 after the rollback" "$rc:$(printf '%s
 expect_match "... and is killed at PostUpdateTimeout" "$out" \
     "PostUpdateCmd 'sleep 30' did not finish within 1000 ms and was killed"
 check "... within a few seconds, not 30" test $((t1 - t0)) -lt 10
+
+# ---- rollback to an unversioned set with PublishDir: nothing to publish, said so ----------------
+
+mkdir -p "$TMP/varP/db"; cp "$TESTDB"/* "$TMP/varP/db/"
+PC=$TMP/pub-initial.conf
+mkconf "$PC" "$TMP/varP/db" "UpdateServerUrl=$URL" "UpdatePublicKey=$TMP/key.pub" "PublishDir=$TMP/pubP"
+upd "$PC"
+expect_eq "an unversioned set updated with PublishDir" "$rc:$(sed -n 2p "$TMP/pubP/bulwark.manifest")" "0:version 12"
+upd "$PC" --rollback
+expect_eq "rollback to the unversioned set exits 6 (nothing to publish)" \
+    "$rc:$(printf '%s' "$out" | head -1)" "6:rolled back from version 12 to an unversioned set"
+expect_match "... and says PublishDir still offers the old version" "$out" \
+    "PublishDir $TMP/pubP: the set in use is unversioned \(no bulwark.manifest\), so nothing is published; PublishDir still offers what it held"
 
 # ---- the service user updating a package's root-owned directory -------------------------------------------
 # Moving a directory to another parent needs write permission on it (its ".."

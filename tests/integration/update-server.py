@@ -12,6 +12,8 @@ writing --control FILE, re-read on every request; each line is one rule:
     close NAME          send half of NAME with no Content-Length and close:
                         the response looks complete to the client
     slow NAME SECONDS   wait SECONDS before answering for NAME
+    drip NAME           send NAME's full Content-Length, then its body one
+                        byte a second (until done or the client goes away)
     status NAME CODE    answer CODE (e.g. 503) for NAME
 
 NAME is a file's last path component.  Counters restart whenever the
@@ -104,6 +106,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 self.note(200, len(data) // 2)
+                self.close_connection = True
+                return
+            if len(r) >= 2 and r[0] == "drip" and r[1] == name:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                sent = 0
+                try:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(1)
+                except OSError:
+                    pass
+                self.note(200, sent)
                 self.close_connection = True
                 return
             if len(r) >= 2 and r[0] == "close" and r[1] == name:

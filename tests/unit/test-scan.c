@@ -386,6 +386,42 @@ TEST(file_size_limit_is_a_status)
     bw_engine_unref(e);
 }
 
+/* A 96-byte 7z whose header declares 3 x 10^8 substreams (craft.py
+ * sevenzip_streams): libarchive would calloc 3.9 GB.  The unpack heap budget
+ * refuses it and the verdict says so; outside libarchive nothing is bounded. */
+static const char SEVENZ_STREAMS[] =
+    "\x37\x7a\xbc\xaf\x27\x1c\x00\x04\x5c\xc6\x40\xbf\x15\x00\x00\x00\x00\x00\x00\x00"
+    "\x2b\x00\x00\x00\x00\x00\x00\x00\x4a\x15\x91\x89\x42\x55\x4c\x57\x41\x52\x4b\x2d"
+    "\x52\x41\x57\x2d\x37\x5a\x2d\x4d\x41\x52\x4b\x45\x52\x17\x06\x00\x03\x09\x15\x00"
+    "\x00\x00\x07\x0b\x03\x00\x01\x01\x00\x01\x01\x00\x01\x01\x00\x0c\x01\x01\x01\x00"
+    "\x08\x0d\xe5\x00\xe1\xf5\xe5\x00\xe1\xf5\xe5\x00\xe1\xf5\x00\x00";
+
+TEST(unpack_memory_bound_is_a_status)
+{
+    bw_engine_t *e = load1("../db/test");
+    if (!e) { CHECK(0); return; }
+    bw_verdict_t v;
+    scan_buf(e, SEVENZ_STREAMS, sizeof SEVENZ_STREAMS - 1, 0, &v);
+    CHECK_EQ(v.status, BW_TOO_LARGE);
+    CHECK_CONTAINS(bw_verdict_name(&v), "max unpack memory");
+    bw_verdict_free(&v);
+    /* a budget of 0 is the 2 GiB hard cap, still far below 3.9 GB */
+    bw_limits_t lim;
+    bw_limits_default(&lim);
+    lim.max_unpack_mem = 0;
+    bw_scan_t *s = bw_scan_begin(e, &lim, "obj");
+    CHECK(s != NULL);
+    bw_scan_feed(s, SEVENZ_STREAMS, sizeof SEVENZ_STREAMS - 1);
+    bw_scan_end(s, &v);
+    CHECK_EQ(v.status, BW_TOO_LARGE);
+    bw_verdict_free(&v);
+    /* the program's own allocations are not counted: 300 MiB (untouched) */
+    void *big = malloc(300u << 20);
+    CHECK(big != NULL);
+    free(big);
+    bw_engine_unref(e);
+}
+
 /* A detection that stops the scan early must not be followed by a spurious
  * "size changed" ERROR from the digests skipped on the size hint. */
 TEST(early_stop_reports_only_the_detection)

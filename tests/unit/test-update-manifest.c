@@ -64,6 +64,11 @@ TEST(format_then_parse_round_trips)
     CHECK_EQ(again.version, m.version);
     CHECK_STR(again.created, m.created);
     CHECK_EQ(again.nfiles, m.nfiles);
+    /* lines differ (the formatted text has no comment or blank line) */
+    CHECK_EQ(m.files[0].line, 7);  /* daily.cvd */
+    CHECK_EQ(m.files[1].line, 6);  /* local.ndb */
+    for (size_t i = 0; i < m.nfiles; i++)
+        m.files[i].line = again.files[i].line = 0;
     CHECK(!memcmp(again.files, m.files, m.nfiles * sizeof *m.files));
     /* and formatting is deterministic: the same text a second time */
     bw_buf_t out2 = {0};
@@ -146,7 +151,15 @@ TEST(malformed_manifests_are_refused_with_their_line)
     refused(HDR "version 1\nfile a.ndb 1 g"
             "d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592\nend 1\n",
             "line 3: a.ndb: the SHA-256 is not hex (byte 0)");
-    refused(HDR "version 1\n" FILE_A FILE_A "end 2\n", "file a.ndb is listed twice");
+    refused(HDR "version 1\n" FILE_A FILE_A "end 2\n",
+            "line 4: file a.ndb is listed twice (first at line 3)");
+    /* the line of the first repetition, whichever name sorts first and
+     * however qsort orders equal names */
+    refused(HDR "version 1\n" "file b.ndb 1 " H64A "\n" FILE_A "# again\n"
+            "file b.ndb 2 " H64A "\n" FILE_A "file b.ndb 3 " H64A "\nend 5\n",
+            "line 6: file b.ndb is listed twice (first at line 3)");
+    refused(HDR "version 1\n" FILE_A "file b.ndb 1 " H64A "\n" "file b.ndb 1 " H64A "\n"
+            FILE_A "end 4\n", "line 5: file b.ndb is listed twice (first at line 4)");
     refused(HDR "version 1\nfile a.ndb 1 " H64A " extra\nend 1\n", "line 3: expected \"file");
     refused(HDR "version 1\nend\n", "line 3: expected \"end N\"");
     refused(HDR "version 1\nend x\n", "line 3: expected \"end N\"");

@@ -31,6 +31,14 @@ and the hostile inputs:
                   the file-size limit
   nested42.zip    42.zip style: 3 levels of 16, 16 x 16 MiB of zeros in
                   each of the 256 leaf zips (64 GiB unpacked, ~5 MB packed)
+  streams.7z      a 7z (about 100 bytes) whose header declares 3 folders of
+                  10^8 substreams each: libarchive callocs 3e8 x (8+1+4)
+                  bytes and zeroes them (the fuzz-scan finding: 0x700010001
+                  bytes at 301 folders); its packed area holds the text
+                  BULWARK-RAW-7Z-MARKER for the raw-bytes check
+  lha-loop.lzh    128 bytes found by fuzz-scan: an lh1 member on which
+                  libarchive's data reads answer ARCHIVE_WARN with no bytes
+                  and no end, forever (the unpacker must give up)
 
 Every file is written into OUTDIR; nothing here needs network or root.
 """
@@ -163,6 +171,33 @@ def zeros_deflated(mib):
     return blk * mib + final, crc
 
 
+def u7z(n):
+    """7z NUMBER: the first byte's leading 1 bits count the extra bytes."""
+    for extra in range(8):
+        if n < 1 << (7 * (extra + 1)):
+            hi = n >> (8 * extra)
+            return bytes([(0xFF00 >> extra) & 0xFF | hi]) + (n & ((1 << (8 * extra)) - 1)).to_bytes(extra, "little")
+    return b"\xff" + n.to_bytes(8, "little")
+
+
+def sevenzip_streams(folders, per_folder=100000000, packed=b"BULWARK-RAW-7Z-MARKER"):
+    """An encoded-header 7z whose StreamsInfo declares `folders` Copy folders
+    with `per_folder` substreams each (7zFormat.txt: kEncodedHeader,
+    kPackInfo, kUnPackInfo, kSubStreamsInfo).  libarchive allocates the
+    substream tables before it reads anything more."""
+    hdr = b"\x17"                                             # kEncodedHeader
+    hdr += b"\x06" + u7z(0) + u7z(folders) + b"\x09"           # kPackInfo, pos, n, kSize
+    hdr += u7z(len(packed)) + u7z(0) * (folders - 1) + b"\x00"  # sizes, kEnd
+    hdr += b"\x07\x0b" + u7z(folders) + b"\x00"                # kUnPackInfo kFolder n external=0
+    hdr += b"\x01\x01\x00" * folders                           # 1 simple coder: Copy
+    hdr += b"\x0c" + u7z(1) * folders + b"\x00"                # kCodersUnPackSize, kEnd
+    hdr += b"\x08\x0d" + u7z(per_folder) * folders             # kSubStreamsInfo kNumUnPackStream
+    hdr += b"\x00\x00"                                         # kEnd (substreams), kEnd
+    tail = struct.pack("<QQI", len(packed), len(hdr), zlib.crc32(hdr))
+    start = b"7z\xbc\xaf\x27\x1c\x00\x04" + struct.pack("<I", zlib.crc32(tail)) + tail
+    return start + packed + hdr
+
+
 def write(outdir, name, data):
     with open(os.path.join(outdir, name), "wb") as f:
         f.write(data)
@@ -238,6 +273,13 @@ def main():
             z.add(b"lib%02d.zip" % i, 8, packed, lc, len(level))
         level = z.bytes()
     write(outdir, "nested42.zip", level)
+
+    write(outdir, "streams.7z", sevenzip_streams(3))
+    write(outdir, "lha-loop.lzh", bytes.fromhex(
+        "2b002d6c68312d44000062bb000000800092651e001305000a504bffffffffffffffffffffffff"
+        "ffffffffffffffffffffffffffff03043f00003ccf5168440000004400000013410000000000"
+        "000000000000a481000000002e2e2f2e2e2f6574632fb3b30000120000000a00000072656164"
+        "6d652e747874090405005d0000"))
 
 
 if __name__ == "__main__":
