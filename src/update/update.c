@@ -441,12 +441,21 @@ static int trial_compile(run_t *r, const char *set, const char *what)
 }
 
 /* Puts the trial compile's result into CacheDir, so that bulwarkd's reload
- * maps it instead of compiling again.  Best effort. */
+ * maps it instead of compiling again.  Best effort, and only into a CacheDir
+ * of this user's: bulwarkd trusts a compiled database only when its owner
+ * (root) wrote it (docs/operations.md), so the packaged updater, which runs
+ * as the workers' user, leaves the compile to the daemon's reload. */
 static void warm_cache(run_t *r)
 {
     const char *dir = r->req->cache_dir;
     if (!dir || !dir[0] || !r->cache || !r->source_hash[0])
         return;
+    struct stat dst_dir;
+    if (stat(dir, &dst_dir) == 0 && dst_dir.st_uid != geteuid()) {
+        bw_upd_log(r->req, BW_UPDATE_LOG_INFO, "CacheDir %s is not this user's: bulwarkd "
+                   "compiles the new set on reload", dir);
+        return;
+    }
     char name[80], *src;
     snprintf(name, sizeof name, "%s.bwdb", r->source_hash);
     if (!(src = bw_upd_join(r->cache, name)))

@@ -33,13 +33,26 @@ out=$("$B" db info -d "$TMP/bad" 2>&1); rc=$?
 expect_match "a malformed version line is refused with file:line (rc $rc)" "$out" \
     "bulwark.manifest:2: version must be a decimal"
 
+# The packaged updater runs as the workers' user, and bulwarkd trusts only a
+# cache its own user wrote: into a CacheDir of another user's the updater
+# puts nothing and says so (the daemon compiles on reload).
+"$B" update --sign "$TMP/key.pem" --set-version 6 "$TMP/pub" > /dev/null
+mkdir -p "$TMP/othercache"; chown nobody "$TMP/othercache"
+sed "s|^CacheDir = .*|CacheDir = $TMP/othercache|" "$TMP/u.conf" > "$TMP/u2.conf"
+out=$("$B" update -v -c "$TMP/u2.conf" 2>&1); rc=$?
+expect_match "an update with another user's CacheDir succeeds (rc $rc)" "$rc:$out" "^0:"
+expect_match "... and says the daemon compiles the set" "$out" "CacheDir $TMP/othercache is not this user's"
+expect_eq "... leaving nothing in it" "$(ls -A "$TMP/othercache" | wc -l)" 0
+out=$("$B" db info -d "$TMP/var/db" 2>&1)
+expect_match "db info now says version 6" "$out" "Database version: 6$"
+
 port=$(free_port); cport=$(free_port)
 conf="$TMP/d.conf"
 bw_write_conf "$conf" "$port" "path.BasesPath=$TMP/var/db" "path.CacheDir=$TMP/cache" \
     "clamd.TCPSocket=$cport" "clamd.TCPAddr=127.0.0.1"
 bw_start "$conf" "$TMP/d.log" "$port" || exit 1
 st=$("$B" ctl -c "$conf" status 2>&1)
-expect_match "ctl status says database version 5" "$st" "database version: 5$"
+expect_match "ctl status says database version 6" "$st" "database version: 6$"
 tag=$(python3 - "$port" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
@@ -55,7 +68,7 @@ for line in data.decode("latin-1").split("\r\n"):
         print(line.split(":", 1)[1].strip())
 PY
 )
-expect_match "the ISTag carries version 5 ($tag)" "$tag" '^"BW-5-[0-9a-f]{16}"$'
+expect_match "the ISTag carries version 6 ($tag)" "$tag" '^"BW-6-[0-9a-f]{16}"$'
 out=$(python3 "$ROOT/tests/integration/clamd-client.py" "127.0.0.1:$cport" version 2>&1)
-expect_match "clamd VERSION says /5/ ($out)" "$out" '^ClamAV [^/]+/5/'
+expect_match "clamd VERSION says /6/ ($out)" "$out" '^ClamAV [^/]+/6/'
 bw_stop
