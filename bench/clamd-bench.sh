@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck disable=SC2317  # cleanup runs from the trap
 # clamd-bench.sh: bulwarkd's clamd protocol against Debian's real clamd, with
 # the same database, in the same run: INSTREAM requests/s at 15 KB and MB/s at

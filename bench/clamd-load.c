@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* clamd-load: a closed-loop INSTREAM load generator for bench/clamd-bench.sh.
  *
  *   clamd-load --addr /path/sock|127.0.0.1:PORT --file F --expect TEXT

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Synthetic signature database and planted markers for bench/run.sh.
 
 Why synthetic: the official ClamAV databases are large, licensed for their own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* group-bench: how fast the policy finds a request's group (src/policy/groups.c).
  *
  * It generates a configuration text (seeded, so runs compare) with G groups,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # group-bench.sh: builds and runs the policy group-matching micro-benchmark
 # (bench/group-bench.c) and prints its figures.  Run from anywhere:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck disable=SC2317  # functions run from traps and indirectly ("start_$s")
 # icap-bench.sh: bulwarkd against c-icap + virus_scan (libclamav), as ICAP
 # anti-virus services on loopback, with the same synthetic database, in one run.

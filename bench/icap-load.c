@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * icap-load: a small ICAP (RFC 3507) RESPMOD load generator for benchmarking
  * ICAP anti-virus services (bulwarkd, c-icap + virus_scan) on loopback.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Reload under load: bulwarkd serving the ICAP load generator at full speed,
 # first without reloads (steady state), then with a reload every second
 # (alternately the configuration and the databases, through `bulwark ctl`;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Throughput, start-up and memory comparison of `bulwark scan` with ClamAV's
 # clamscan, on one synthetic database and one corpus, in the same run.
 #

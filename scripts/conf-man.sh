@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # conf-man.sh TEMPLATE < KEYS.md > bulwark.conf.5
 #
 # Builds the bulwark.conf(5) manual page: TEMPLATE (man/bulwark.conf.5.in,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The `make run` demonstration: builds a folder holding the EICAR test file,
 # each of its test modifications (CURE- DELE- WARN- SUSP- CORR- ERRO- followed
 # directly by the 68-byte EICAR string), a zip with EICAR inside and a few

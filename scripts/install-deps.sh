@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages Bulwark builds and tests with, if any is missing.
 # Run as root on Debian 12 (make run / make test call this first).
 set -e

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks that every source file carries the project's license tag (the
 # SPDX identifier line naming Apache-2.0, $TAG below) in one of its first
 # three lines.  Source files are the *.c, *.h, *.sh and

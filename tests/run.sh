@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test: unit binaries, integration scripts, and a short libFuzzer
 # run per fuzz target.  Each test case prints one TAP line ("ok - name" or
 # "not ok - name"); this script counts them and ends with

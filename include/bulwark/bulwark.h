@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libbulwark: the public scanning API.
  *
  * A compiled engine is immutable and reference counted: any number of threads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vocabulary every layer shares, from core up: the internal result codes
  * and the verdict statuses with their names.  It belongs to the core layer
  * (docs/ARCHITECTURE.md), so core code says BW_OK and BW_INFECTED without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_ctl_call: one command line out, the answer in until the daemon closes.
  * bw_ctl_socket_of: where that socket is, from a configuration file that
  * may be broken.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The client side of bulwarkd's control socket (daemon/control.h has the
  * protocol): `bulwark ctl` and `bulwark update` use it, and find it in the
  * configuration without validating the rest of the file. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The daemon's keys.  Names follow kav4proxy.conf. */
 #include "app/daemon-conf.h"
 

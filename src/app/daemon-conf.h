@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The daemon's own configuration keys: paths, listeners, processes, report. */
 #ifndef BW_DAEMON_CONF_H
 #define BW_DAEMON_CONF_H

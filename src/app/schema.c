@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every module's key table, in the order `--config-doc` documents them.  A
  * new module adds one line here (and nothing else) to own a section. */
 #include "app/schema.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one registration table of configuration sections: every program that
  * reads bulwark.conf (bulwarkd, `bulwark update`, `bulwark quarantine`,
  * `bulwark ctl start`) loads it against this schema, so they all accept the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The [icapserver.statistics] keys.  CounterStatisticsFile follows
  * kav4proxy.conf; MetricsAddress is ours (Prometheus).  MetricsAddress is
  * checked at load time by a custom parser, so a typo is reported with its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The [icapserver.statistics] keys (stats-conf.c).  The counters themselves
  * are core/stats.h; the /metrics endpoint is the daemon's (daemon/stats.h). */
 #ifndef BW_APP_STATS_CONF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The [clamd] keys.  Names and defaults are clamd.conf's (ClamAV 1.x), so the
  * lines of an existing clamd.conf carry over; where clamd's unit differs from
  * Bulwark's usual one (MaxScanTime is milliseconds in clamd.conf, a plain

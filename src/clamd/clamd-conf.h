@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The [clamd] section: bulwarkd as a drop-in clamd.  Key names are clamd.conf's,
  * so an administrator can carry the lines of an existing clamd.conf over; the
  * few keys clamd does not have (EnableShutdownCommand, ScanPathAllow, ...) are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One clamd connection: read, parse (clamd-parse.c), dispatch, write.
  *
  * The socket is watched with a uv_poll_t and read with recvmsg() directly,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The clamd module's private types, shared by its files:
  *   clamd-server.c  listeners, accept, drain/close, counters
  *   clamd-conn.c    one connection: reading, the command state machine, writing

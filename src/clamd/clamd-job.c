@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The work a clamd command hands to libuv's thread pool, so the loop never
  * waits on a disk or an unpacker:
  *   JOB_STREAM      the end of an INSTREAM scan (its bytes were fed on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Opening the clamd listeners, once, in the supervisor (as root, before it
  * drops privileges and forks): TCPSocket on each TCPAddr, and LocalSocket
  * with its mode and group.  The workers inherit the descriptors; none of

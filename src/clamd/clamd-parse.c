@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* clamd's command framing and INSTREAM chunks, as clamd 1.x reads them.
  *
  * Matching is clamd's own (session.c parse_command): the table is searched in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The clamd protocol's framing, as pure functions over a byte buffer: no I/O,
  * no allocation, slices into the caller's buffer (picohttpparser style).
  *

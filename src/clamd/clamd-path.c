@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SCAN, CONTSCAN, MULTISCAN and ALLMATCHSCAN of paths, and the allow-list
  * that keeps a network client from reading the machine through them.
  *

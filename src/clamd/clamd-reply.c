@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reply texts, byte for byte as clamd writes them (session.c, scanner.c,
  * thrmgr.c of ClamAV 1.x).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The clamd server of one worker: its listeners, its connections, and the
  * settings every connection reads (limits, allow-lists, the VERSION text),
  * prepared once here so a connection never recomputes them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bulwarkd's clamd protocol: the API the daemon's supervisor and workers use.
  *
  * The supervisor opens the listeners once (as root, before dropping

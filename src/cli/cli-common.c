@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small pieces every subcommand shares: a string buffer, number and size
  * parsing, the database and cache-directory defaults, and engine loading with
  * the loader's message printed the one way (stderr, "file:line: what").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The `bulwark` command: shared declarations.
  *
  * For scanning, the command is a thin client of the public engine API

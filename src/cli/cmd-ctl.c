@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark ctl start|stop|restart|status|reload|reload-bases|stats`
  *
  * Everything but start goes through the daemon's control socket

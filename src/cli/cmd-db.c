@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark db`: inspecting and compiling signature databases.
  *
  *   db info [-d DB]... [DB...]     what loaded: version, counts per kind

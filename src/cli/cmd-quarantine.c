@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark quarantine`: managing what bulwarkd put in quarantine.
  *
  *   quarantine list                      a table, oldest first

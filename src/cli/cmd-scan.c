@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark scan`: on-demand scanning, shaped like clamscan.
  *
  * Options, output lines, the summary and the exit codes follow clamscan so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark update`: the front end of the updater (src/update/).
  *
  *   bulwark update [-c FILE] [--force] [--dry-run] [-v]   one update

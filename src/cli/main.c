@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The `bulwark` command: subcommand dispatch.
  *
  * One binary with subcommands (git style) rather than one per tool (clamscan,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What `bulwark scan` prints: per-file result lines (text or JSON) and the
  * summary.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scan progress line on stderr.
  *
  * A progress bar is for a person watching a long scan, and noise for

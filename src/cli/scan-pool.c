@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark scan`: walking the named paths and scanning files in parallel.
  *
  * One producer (the main thread) walks the paths and pushes file names into

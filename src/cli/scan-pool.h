@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark scan` internals: the run context shared by the option parser
  * (cmd-scan.c) and the walker and worker pool (scan-pool.c). */
 #ifndef BW_CLI_SCAN_POOL_H

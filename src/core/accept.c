@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Accepting connections: pause for a limit, back off when descriptors run
  * out.
  *

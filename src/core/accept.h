@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Accepting connections from a listening socket shared by several worker
  * processes, on a libuv loop, with the two controls libuv's uv_listen does
  * not give: pausing (a worker at its share of a connection limit stops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A growable byte buffer for building protocol responses. */
 #ifndef BW_CORE_BUF_H
 #define BW_CORE_BUF_H

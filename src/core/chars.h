@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Character classes that the protocol parsers share (RFC 9110 tokens and
  * optional whitespace, hex digits), one copy instead of one per parser.
  * Inline: the parsers call them for every byte of a header. */

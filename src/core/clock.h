@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one monotonic millisecond clock: deadlines, timeouts and durations
  * everywhere (never the wall clock, which jumps). */
 #ifndef BW_CORE_CLOCK_H

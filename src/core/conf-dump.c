@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Printing configuration: the effective values of a loaded state as an INI
  * file (bw_conf_dump, for `bulwarkd --print-config` and `bulwark ctl`), and
  * the reference documentation of every key as Markdown (bw_conf_doc), so

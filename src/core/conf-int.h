@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to the configuration machinery: the value layer (conf-value.c)
  * shared by the loader (conf.c) and the dump/doc printers (conf-dump.c). */
 #ifndef BW_CORE_CONF_INT_H

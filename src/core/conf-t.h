@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configuration key tables: the types a module uses to declare its keys.
  *
  * Every module that reads bulwark.conf describes its keys in one static table

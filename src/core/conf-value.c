@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Value parsers for configuration keys: one parser per type, used for file
  * values and table defaults alike.
  *

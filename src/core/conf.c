@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration loader: INI text -> a new, validated bw_conf_state_t.
  *
  * libinih does the INI lexing, but we feed it through our own line reader

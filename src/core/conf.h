@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading bulwark.conf against the modules' key tables (conf-t.h).
  *
  * A load builds a new, self-contained bw_conf_state_t (its own copies of

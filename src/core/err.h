@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Error messages that say what and where.  A loader writes "file:line: what";
  * a pure parser writes "byte N: what" and its caller prefixes the location. */
 #ifndef BW_CORE_ERR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The default sink writes each line with one write(2): stderr is shared by
  * the supervisor, its workers, their thread pools and the notify scripts, and
  * stdio would split a line into several writes that can interleave. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Log lines of every layer: one function, one sink.
  *
  * Library code (icap, policy, quarantine, ...) reports what operators must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_net_listen: see net.h. */
 #include "core/net.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Listening TCP sockets, for every listener of bulwarkd (ICAP, ICAPS,
  * clamd): one place that gets the socket options right. */
 #ifndef BW_CORE_NET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rate-limited log lines: a message that can repeat at the rate of a busy
  * loop (accept failing with EMFILE, a flood of refused clients) is written
  * at most once per interval, and the next one written says how many were

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A count kept by several processes and read as one: each writer adds to its
  * own slot of a MAP_SHARED array, and the total is the sum of the slots.
  * ICAP's MaxConnections is a limit for the whole server while each worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The spool: where a container waits until it can be opened at random.
  *
  * Most containers are small (mail attachments, downloads), so the first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A spool keeps an object that needs random access (a container for the
  * engine, a held-back body for ICAP, an object for the quarantine): in memory
  * up to a bound, then in an unlinked temporary file (O_TMPFILE, or mkstemp +

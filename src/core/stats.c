@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Server-wide counters: one shared region, one slot per worker, summed on
  * read (see stats.h for the design).
  *

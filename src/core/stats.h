@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Server-wide counters shared by the processes of one server.
  *
  * One MAP_SHARED anonymous region, created by its owner (bulwarkd's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Status names: the vocabulary of bulwark/core.h. */
 #include <strings.h>
 

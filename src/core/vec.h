@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growable arrays.  Every table of the compiled database is one of these, so
  * the same struct serves the builder (append) and the immutable engine (read),
  * and serialising the database is dumping each array. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Control socket plumbing (see control.h); the verbs are the supervisor's. */
 #include <errno.h>
 #include <fcntl.h>

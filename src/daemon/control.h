@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control socket: a unix stream socket (mode 0600, root's) on which
  * `bulwark ctl` sends one command line and reads the answer.  The answer's
  * first line is "OK" or "ERROR"; the rest is text for the user; the daemon

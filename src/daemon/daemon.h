@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bulwarkd internals: logging, listeners, generations, the supervisor and
  * its workers, the control socket.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The directories a generation writes, made ready by the supervisor.
  *
  * The workers drop to User/Group before they read a byte from a client, so

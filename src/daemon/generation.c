@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building a generation: everything a worker needs, validated completely
  * before any worker sees it.  A reload calls the same function as the start,
  * so a configuration that would not start is also refused by a reload (and

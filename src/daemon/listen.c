@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Listening sockets.  The supervisor opens each one once (as root, so
  * privileged ports work before the workers drop privileges) and every worker
  * inherits it.  One shared accept queue per address, not one per worker with

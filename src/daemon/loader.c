@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compiling databases in the background.
  *
  * A large database takes seconds to compile.  The supervisor must not stop

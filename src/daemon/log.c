@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging: stderr in the foreground, syslog otherwise.  The lines themselves
  * come from core/log.c (bw_log), which every layer uses; this file only
  * points them at syslog when bulwarkd runs as a daemon. */

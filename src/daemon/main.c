@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bulwarkd: the composition root.  It reads the configuration against the
  * one schema (app/schema.c), builds the first generation (configuration,
  * groups, listeners, engine: generation.c), and hands over to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Privileges, core dumps and systemd readiness.
  *
  * The supervisor stays root, like nginx's master: it only reads the

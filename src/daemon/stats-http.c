@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Prometheus /metrics endpoint, served by libmicrohttpd from one thread
  * of the supervisor.
  *

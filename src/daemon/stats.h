@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Exporting the server-wide counters (core/stats.h): the Prometheus /metrics
  * endpoint (the keys are app/stats-conf.h).  The counters file is written by
  * the supervisor itself (bw_stats_write_file) on SIGUSR2 and every

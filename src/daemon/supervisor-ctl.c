@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control socket's verbs (the plumbing is control.c). */
 #include <errno.h>
 #include <poll.h>

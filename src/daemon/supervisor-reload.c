@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reloads: building the next generation beside the running one and, once it
  * is complete, starting its workers and retiring the old ones (the design is
  * at the top of supervisor.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The supervisor's private state, shared by its three files:
  * supervisor.c (the loop, the children, the tick), supervisor-reload.c
  * (building and committing generations) and supervisor-ctl.c (the control

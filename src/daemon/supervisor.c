@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The supervisor: forks the workers of the current generation, replaces any
  * that dies (saying why), reloads, serves the control socket, and on SIGTERM
  * stops everything gracefully.  It never touches a client socket, so a file

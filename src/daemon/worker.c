@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A worker process: one libuv loop serving every listener it inherited from
  * the supervisor, scans streamed inline, scan ends (which may unpack
  * archives) on libuv's thread pool.

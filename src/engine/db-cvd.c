@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ClamAV database containers: .cvd (signed) and .cld (locally updated).
  *
  * Layout: a 512-byte ASCII header, space padded,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hash signatures: .hdb .hsb .hdu .hsu (detections), .fp .sfp (allow-lists).
  *
  * Line format: `hash:size:Name[:minflevel[:maxflevel]]`, size decimal or `*`.

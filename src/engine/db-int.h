@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals shared by the database loaders (db-load.c, db-hash.c, db-ndb.c,
  * db-ldb.c, db-cvd.c, sigdb.c).  Not part of any contract between modules.
  *

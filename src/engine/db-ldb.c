@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logical signatures (.ldb, .ldu): `Name;TDB;Logic;Subsig0;Subsig1;...`.
  *
  * A logical signature loads whole or not at all.  Its subsignatures become

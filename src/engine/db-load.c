@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Database loading: collecting files, dispatching by extension, ignore lists.
  *
  * Files are read whole (one mmap each) and parsed in place: a loader walks

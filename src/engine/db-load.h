@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Database loading: from files and directories to a filled bw_sigdb_t.
  *
  * Loading is all-or-nothing: the first malformed line stops it with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Extended body signatures (.ndb, .ndu), plus the offset and target-type
  * parsers that .ldb subsignatures share.
  *

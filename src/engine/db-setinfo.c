@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The version of an updated signature set, read from its `bulwark.manifest`.
  *
  * `bulwark update` installs a set as a directory holding its database files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The compiled-database cache.
  *
  * Compiling a large database (parsing, splitting signatures, building the

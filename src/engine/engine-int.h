@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The compiled engine: one immutable signature database plus its Hyperscan
  * literal prefilter, shared by reference count between all scans. */
 #ifndef BW_ENGINE_ENGINE_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Engine construction: collect the database files, try the compiled cache,
  * otherwise parse and compile, then publish one immutable engine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-type detection from an object's first bytes.
  *
  * Detection decides two things: which .ndb/.ldb targets apply (PE, ELF, ...),

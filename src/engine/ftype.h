@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-type detection from an object's first bytes. */
 #ifndef BW_ENGINE_FTYPE_H
 #define BW_ENGINE_FTYPE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .ldb logical expressions: compiler to a postfix program, and evaluator.
  *
  * Semantics are ClamAV's (libclamav cli_ac_chklsig), written down here

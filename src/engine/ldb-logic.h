@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .ldb logical expressions: `0&1`, `(0|1)&2`, `0=2`, `0>2`, `0<3`, `(0|1|2)>1,2`.
  *
  * Compiled to a postfix program of bw_logic_op_t so evaluation is a loop over a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Body-signature matching over a stream.
  *
  * The design in one paragraph: Hyperscan scans each chunk once, in streaming

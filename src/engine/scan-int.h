@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal scan interface shared by the scan pipeline and the unpackers.
  *
  * A container member is scanned by a child scan: same engine, depth + 1, the

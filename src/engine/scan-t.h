@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scan context: private to scan.c (lifecycle, hashes, spooling, findings)
  * and scan-body.c (body-signature matching). */
 #ifndef BW_ENGINE_SCAN_T_H

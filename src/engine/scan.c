@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scan pipeline: one object in, one verdict out.
  *
  * Every byte fed goes, in one pass, to the digests the database needs, to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ClamAV hex-signature compiler.
  *
  * Two passes.  The first is a plain scanner over the text: it turns the

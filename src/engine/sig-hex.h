@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ClamAV hex-signature compiler and the part verifier.
  *
  * bw_hex_compile() is a pure parser over (hex, len): it appends tokens, alts,

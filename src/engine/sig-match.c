@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The part verifier: does a whole part match around an anchor hit?
  *
  * It runs at every prefilter hit, so it allocates nothing and does the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The compiled signature database: types.
  *
  * Everything is a flat array of fixed-size records that refer to each other by

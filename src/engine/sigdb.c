@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The signature database builder: metas, the string pool, hash tables.
  *
  * Names are stored once in a NUL-separated pool and referred to by offset, so

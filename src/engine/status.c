@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Default limits and verdict ownership (status names: core/status.c). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unpack-mem: a per-thread heap budget for libarchive and its decoders.
  *
  * Why an allocator wrapper.  libarchive sizes many allocations from header

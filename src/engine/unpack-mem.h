@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The per-thread heap budget of libarchive calls (unpack-mem.c says why). */
 #ifndef BW_ENGINE_UNPACK_MEM_H
 #define BW_ENGINE_UNPACK_MEM_H

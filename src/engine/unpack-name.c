@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Member names: what an archive says a file is called, made safe to print.
  *
  * A member name is attacker-chosen text that ends up in reports, logs, JSON

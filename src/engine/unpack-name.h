@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Member names as the unpacker reports them: pure helpers, kept apart from
  * libarchive so they can be unit-tested on their own. */
 #ifndef BW_ENGINE_UNPACK_NAME_H

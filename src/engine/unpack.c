@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_unpack: open a spooled container with libarchive and scan its members.
  *
  * Design decisions:

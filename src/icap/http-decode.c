@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Content-Encoding decoder: see http-decode.h for the contract.
  *
  * One small phase machine drives three libraries.  SNIFF holds a stream's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A streaming Content-Encoding decoder: gzip / x-gzip, deflate (zlib-wrapped
  * or raw, sniffed from the first two bytes), br (libbrotlidec) and zstd
  * (libzstd), so that a compressed download is scanned as the bytes the user

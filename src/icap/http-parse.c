@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Encapsulated HTTP header blocks: start line, header lines, helpers.
  *
  * Why a separate parser from the ICAP head one: the two grammars are the

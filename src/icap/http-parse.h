@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsing the encapsulated HTTP header blocks of an ICAP request.
  *
  * The blocks arrive unchunked and already delimited by the Encapsulated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The answers after a verdict: clean (204, 206 or the 200 echo), cured,
  * blocked (a 200 carrying the HTTP 403 page), or, when the answer already
  * started before the verdict, the rest of the echo or a cut connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The body pipeline: content decoding, multipart splitting, scans, merge.
  *
  * Every byte of a body reaches a scan, and where we may read a body

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The body pipeline of one ICAP request: what stands between the decoded ICAP
  * chunks and the scan engine.  A download (RESPMOD) is content-decoded
  * (gzip, deflate, br, zstd) and scanned as one object, its raw bytes too

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP chunked-body decoder: resumable, one byte of framing at a time.
  *
  * Why a byte-level state machine and not "find the CRLF, then parse the

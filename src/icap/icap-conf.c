@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP service's keys.  Section and key names follow kav4proxy.conf where
  * it has one (the seed is the spec); the rest are ours and documented in
  * docs/configuration.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP service's configuration keys (kav4proxy.conf names).  This module
  * declares its own table; the daemon only adds it to the schema. */
 #ifndef BW_ICAP_CONF_H

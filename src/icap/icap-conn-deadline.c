@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Whole deadlines for the parts of a request a client could otherwise
  * stretch without end.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A connection's life outside the protocol: accepted (and counted against
  * MaxConnections), reset between requests, drained when the worker stops,
  * closed (with a TLS close_notify first) and freed once its five libuv

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Admission under load: MaxConnections across workers, MaxQueuedScans, and
  * what becomes of a request that is refused.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP connection's private types, shared by icap-conn.c (I/O and the
  * state machine) and icap-answer.c (the answers after a verdict), as HAProxy
  * keeps a mux's types apart from its code.  Nothing outside these two files

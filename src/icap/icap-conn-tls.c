@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The TLS side of an ICAP connection: where icap-conn.c's socket I/O meets
  * the memory-BIO session of icap-tls.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One ICAP connection: read, parse, stream the body into the scan, answer.
  *
  * The state machine is driven by process_input(), which runs over whatever

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ICAP connections on a libuv loop: the I/O side of the protocol (the parser
  * is icap-parse.c, as HAProxy keeps mux_h1.c apart from h1.c). */
 #ifndef BW_ICAP_CONN_H

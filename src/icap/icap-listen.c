@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP listeners of one worker: each listening socket (shared by every
  * worker, opened by the supervisor) is served through a core acceptor
  * (core/accept.c), which backs off when descriptors run out and which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Types of the pure ICAP parser layer (RFC 3507 with its errata).
  *
  * Everything here describes bytes that stay in the caller's buffer: a parse

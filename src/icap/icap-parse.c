@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP request head: request line, headers, Encapsulated.
  *
  * Decisions, and why (docs/icap-protocol.md has the full list):

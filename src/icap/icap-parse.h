@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pure ICAP parser layer: request head, Encapsulated, chunked bodies.
  *
  * How a connection uses it (the I/O lives in the connection layer, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Header-driven policy: exclusions and partial content.
  *
  * Exclusions (ExcludeMimeType, ExcludeURL) exist for streaming media, which

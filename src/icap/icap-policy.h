@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the encapsulated HTTP headers decide before the body is read:
  * exclusion from scanning, and notes on the verdict (partial content,
  * headers past the parser's table).  See icap-policy.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Service lookup, fixed answers, verdict headers and block pages.
  *
  * Squid treats any ICAP status but 100/200/204/206 as a service failure, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP service layer: which service a URI names, what each answer looks
  * like, and how a verdict becomes an action.  Everything here builds bytes
  * into a bw_buf_t; the connection layer (icap-conn.c) only sends them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ICAP over TLS with OpenSSL memory BIOs.
  *
  * TLS here is a transform between the socket and the ICAP state machine, not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ICAP over TLS (icaps://, port 11344 by convention): the server context
  * built from the configuration, the accept call for a TLS listener, and the
  * TLS session that the connection layer runs over memory buffers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The multipart/form-data splitter: see multipart.h for the contract.
  *
  * Design: one state per region of the body (preamble, part headers, part

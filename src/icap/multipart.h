@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A resumable multipart/form-data splitter (RFC 7578 over RFC 2046).
  *
  * An upload is scanned part by part, each part as a file of its own, so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Proxy policy groups: the [icapserver.groups] key table, the matcher build
  * and the per-request match (design in groups.h).
  *

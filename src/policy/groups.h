@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Proxy policy groups: which [icapserver.groups:NAME] a request belongs to.
  *
  * A group is chosen by the client address (X-Client-IP) and the request URL.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The [icapserver.notify] keys of the notifier: NotifyScript, the webhook
  * and mail.  (The section also holds NotifyTemplateDir, which belongs to the
  * ICAP table; the loader allows two tables in one section because the key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libcurl's multi interface driven by the worker's libuv loop, shared by the
  * channels that deliver through curl (the webhook and mail).  This is
  * curl's documented multi-socket pattern: curl tells us which sockets to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to the notifier: the state shared by notify.c (queues, life
  * cycle, JSON, configuration), notify-script.c (NotifyScript through
  * uv_spawn), notify-curl.c (libcurl's multi interface driven by the loop),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* E-mail to the administrators: one message per event, sent through SMTP as
  * a transfer on the notifier's shared libcurl multi handle (notify-curl.c),
  * so it is bounded, queued and asynchronous exactly like the webhook.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* NotifyScript: one process per event, through uv_spawn, never a shell.
  *
  * The event travels in environment variables only (no arguments, no shell,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The webhook: an HTTP POST of the event's JSON (bw_event_json) to
  * WebhookUrl, run as a transfer on the notifier's shared libcurl multi
  * handle (notify-curl.c).  This file holds only what is HTTP about it: the

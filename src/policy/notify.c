@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Administrator notifications: the event's JSON, the bounded queues and the
  * notifier's life cycle.  The channels live in notify-script.c,
  * notify-webhook.c and notify-mail.c (the last two run on the libcurl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Administrator notifications: a NotifyScript run per event, a webhook (an
  * HTTP POST of the event as JSON) and an e-mail through SMTP, all driven by
  * the worker's libuv loop and never blocking it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The [quarantine] keys.  The section is ours (kav4proxy.conf has no
  * quarantine); it is read by bulwarkd, which stores objects, and by
  * `bulwark quarantine`, which manages them, so both agree on the directory.

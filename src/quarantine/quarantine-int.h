@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals shared by quarantine.c (the directory) and quarantine-object.c
  * (the encrypted container and its key).  Nothing outside src/quarantine
  * includes this header. */

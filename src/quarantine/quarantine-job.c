@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The daemon's side of the quarantine: a small FIFO of store jobs, run one
  * at a time on libuv's thread pool.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Quarantining from the daemon: the store runs on libuv's thread pool, one
  * object at a time per worker, so a slow disk never holds the event loop
  * and never takes more than one of the pool's threads from the scans.

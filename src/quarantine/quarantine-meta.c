@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The quarantine metadata record: a small line-based text file beside each
  * object, written by the daemon and read by `bulwark quarantine`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The quarantined object on disk, and the store's key.
  *
  * An object file is

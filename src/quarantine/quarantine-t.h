@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Quarantine types: the [quarantine] settings, the metadata record that sits
  * beside each stored object, and the limits of its fields.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The quarantine directory: where objects and records live and how they get
  * there and back.
  *

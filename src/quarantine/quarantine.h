@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The quarantine store: objects kept encrypted, named by the SHA-256 of their
  * content, each with a metadata record beside it.  docs/quarantine.md says
  * why it is built this way; quarantine.c holds the directory logic,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The update manifest's parser and writer (grammar in manifest.h).
  *
  * A pure function over (buf, len): no I/O, and nothing is read past len (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The update manifest: what a published signature set holds.
  *
  * A set is a flat directory of database files plus `bulwark.manifest`, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running PostUpdateCmd.
  *
  * The command is the administrator's, run through /bin/sh as kav4proxy's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The updater's key table (update-conf.h). */
 #include "update/update-conf.h"
 

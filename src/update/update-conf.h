@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The updater's configuration keys: section [updater.options].
  *
  * Names follow kav4proxy.conf's updater section where it has one

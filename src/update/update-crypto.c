@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Digests and signatures for the updater, through OpenSSL's EVP interface.
  *
  * Why ed25519: keys and signatures are small (a 44-byte public key in a

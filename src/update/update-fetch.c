@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The update sources: a URL through libcurl, or a local directory.
  *
  * Both answer the same two questions, "give me NAME in memory" (the manifest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-system helpers of the updater.
  *
  * Every file the updater leaves for someone else to read (a set file, a

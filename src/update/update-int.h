@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The updater's internal pieces, shared by the files of src/update/:
  *
  *   update-crypto.c   SHA-256 of files, ed25519 keys, signing and checking

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Publishing sets: PublishDir for other servers, and manifests for publishers.
  *
  * A published directory has exactly the layout an update server has (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where the sets live, and how one replaces another.
  *
  * rename(2) replaces a file or an empty directory atomically, but not a

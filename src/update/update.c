@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One update, start to end.
  *
  *   lock -> manifest + signature -> check the signature -> parse -> compare

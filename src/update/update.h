@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `bulwark update`: fetching, verifying and installing signature sets.
  *
  * The library side of the updater, for the CLI (src/cli/cmd-update.c) and

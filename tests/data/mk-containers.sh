@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the container fixtures for tests/integration/test-containers.sh and
 # test-limits.sh into OUTDIR (created if needed):
 #

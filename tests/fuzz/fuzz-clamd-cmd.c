@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the clamd command parser and the INSTREAM chunk parser as the
  * connection drives them: commands are parsed one after another from the
  * input (each in an exact-size allocation, so ASan sees a read past it); an

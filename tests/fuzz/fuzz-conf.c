@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the configuration loader: the input is the text of a config file,
  * loaded (with its exact length, NULs included) against a sample schema that
  * has every key type, repeatable and per-group keys, a custom parser and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the database loaders: the first byte picks the file type, the rest
  * is the file.  .cld is offered as well as .cvd because a .cvd's MD5 check
  * stops nearly every mutation before the archive reader sees it.  Any input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the policy groups: the input is the text of a config file, loaded
  * against the groups table alone (so every ClientIP and URL value reaches the
  * address parser and Hyperscan's checker); if it loads, the matcher is built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the Content-Encoding decoder.  Input: byte 0 picks the coding
  * (gzip, deflate, br, zstd, compress) and a cut step, then the encoded body.
  * The body is decoded whole and in pieces; output is bounded at 1 MiB.  Both

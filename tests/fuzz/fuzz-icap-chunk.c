@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the resumable chunked decoder against itself: the input is decoded
  * in one piece and again in pieces whose sizes the input's first byte picks
  * (down to one byte at a time), each piece in its own exact-size allocation so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes a whole ICAP request as a connection would see it: the head
  * (bw_icap_parse_head), the encapsulated HTTP header blocks
  * (bw_icap_encap_split + bw_http_parse_block + the header helpers) and the

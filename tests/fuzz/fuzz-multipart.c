@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the multipart splitter.  Input: byte 0 = boundary length (1..16),
  * byte 1 = a cut step, then the boundary, then the body.  The body is split
  * once whole and once in pieces of varying size; both runs must give the

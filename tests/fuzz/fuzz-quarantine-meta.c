@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the quarantine record parser (quarantine-meta.c).  The input is
  * parsed from an exact-size allocation, so ASan catches a read past it.  A
  * failure must come with a message and a line inside the input; a success

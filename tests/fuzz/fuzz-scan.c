@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: arbitrary bytes scanned as one file through the public
  * streaming API, with containers on, so every unpacker and the file-type
  * detector see hostile input.  The bundled test database is loaded once.

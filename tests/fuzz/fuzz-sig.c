@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the hex-signature compiler, the part verifier and the .ldb logic
  * compiler/evaluator.  Input: HEX [NUL or ';' LOGIC].  The hex is compiled
  * plain and ::w (flags from the last byte); when it compiles, the layout is

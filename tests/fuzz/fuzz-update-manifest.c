@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the update manifest parser (src/update/manifest.c): without an
  * UpdatePublicKey the manifest comes straight from the network.  Whatever
  * parses must format back into text that parses to the same manifest, and

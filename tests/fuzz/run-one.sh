@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs one libFuzzer target for N seconds over its seed corpus
 # (tests/fuzz/corpus/<target>/, committed seeds) plus a scratch corpus.
 set -e

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A minimal clamd client, for the integration tests and the benchmark.
 
 Usage: clamd-client.py ADDR COMMAND [ARGS...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Clients for test-exhaustion.sh: each sub-command creates one resource-
 exhaustion condition against bulwarkd and prints TAP lines.
 

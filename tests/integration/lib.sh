@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for integration tests (bash).  Each check prints one TAP line.
 set -u
 BULWARK=${BULWARK:-$PWD/build/bulwark}

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A NAS-style ICAP client for the integration tests (test-icap-nas.sh,
 test-icap-tls.sh).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A tiny HTTP origin for the proxy tests (python3 stdlib only).
 
 The tests need an origin whose every byte they know, so it serves files

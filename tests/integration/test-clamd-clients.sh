@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Real clamd clients beyond clamdscan against bulwarkd's clamd sockets:
 # proftpd with mod_clamav (Debian's proftpd-mod-clamav), which scans every
 # upload and deletes an infected one, and Perl's ClamAV::Client (Debian's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Byte-exact replies: the same commands go to Debian's real clamd and to
 # bulwarkd's clamd protocol, both on the same tiny database, and every reply
 # must be the same bytes.  Normalised before comparing, and only these:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # bulwarkd as a drop-in clamd, with real clients: Debian's clamdscan (its
 # clamd.conf pointed at Bulwark's sockets) in every mode, a minimal Python
 # client (clamd-client.py) and Python's pyclamd library when installed, and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Integration tests of the `bulwark` command: output lines and exit codes of
 # `scan` for EICAR and each test modification, clean files, errors, walking
 # (-r, symlinks, special files), JSON output, parallel scans, filters, the

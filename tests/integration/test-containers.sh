@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Containers and compressed streams through the CLI: every format finds
 # EICAR (or clam.exe) at the right member path; broken, encrypted and
 # hostile archives end with the right status and write nothing to disk.

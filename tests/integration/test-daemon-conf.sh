@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # bulwarkd's configuration handling: the shipped config loads, bad values
 # stop the start with file:line: key, and the key reference is in sync.
 . "$(dirname "$0")/lib.sh"

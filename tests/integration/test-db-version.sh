@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The version of a set that `bulwark update` installed is what every reader
 # reports: `bulwark db info`, the scan summary, `bulwark ctl status`, the
 # ICAP ISTag and clamd's VERSION.  (Before, the version lived only in the

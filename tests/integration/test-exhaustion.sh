@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Resource exhaustion (docs/operations.md, "Limits"): each case creates the
 # condition an attack run found and checks the daemon holds.
 #   - slowloris: ICAP heads and clamd commands trickled faster than the idle

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # bulwarkd answers the daemon issue asks for beyond the protocol basics:
 # MaxReqLength as a status with its action, HTML-escaped block pages, the
 # user name decoded from base64 in the report, deflate bodies decoded before

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # bulwarkd against c-icap-client (Debian's c-icap package), an ICAP client
 # written by someone else: if it and bulwarkd disagree about the protocol,
 # one of them reads RFC 3507 differently, and NAS devices and c-icap-style

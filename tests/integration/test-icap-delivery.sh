@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What the ICAP client is given to deliver, for every status x action x way
 # of asking: the bytes delivered never contain what was detected, unless the
 # status's action is skip and the status is not CURED.  A CURED object is

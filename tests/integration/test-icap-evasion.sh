@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Evasions found by an attack run against bulwarkd with the shipped defaults
 # (conf/bulwark.conf): each case once delivered EICAR (ICAP 204).  Raw ICAP
 # requests over a socket; each must now be blocked (an ICAP 200 carrying the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The NAS ICAP profile (docs/icap-nas.md): storage systems send each file as a
 # RESPMOD body to /avscan or /scan, with the encapsulated HTTP headers, with
 # response headers only, or with none at all, and read the verdict from the

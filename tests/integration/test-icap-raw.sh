@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Raw ICAP protocol tests for bulwarkd: byte-exact conversations replayed
 # from tests/data/icap/*.txt over a plain socket, checking the exact status
 # lines and the headers a client acts on.  A raw client, not a library, so

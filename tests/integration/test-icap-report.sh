@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The report log cannot be forged from a request: every line has exactly the
 # eleven fields of docs/policy.md (TIME CLIENT USER METHOD URL SIZE STATUS
 # THREAT ACTION MSms GROUP), and the fields taken from the request (client

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # bulwarkd behind a real Squid (Debian's squid package): a test-local proxy
 # on loopback with the deployment lines from issue 3, in front of a local
 # origin (origin.py).  curl is the browser.  What the user sees is checked

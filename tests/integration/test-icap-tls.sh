@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # ICAP over TLS (icaps://, docs/icap-tls.md): a CA and a server certificate
 # made with the openssl CLI; the startup errors for a missing or mismatched
 # key; OPTIONS through `openssl s_client`; NAS-style RESPMODs (EICAR, clean,

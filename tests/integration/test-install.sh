@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Packaging: `make install` / `make uninstall` (DESTDIR and PREFIX), and what
 # they install, exercised with the real tools that will read it:
 #   - the files and their modes; the installed configuration (system paths,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Container limits through the CLI: each limit, set tiny, turns into its own
 # status (never a silent OK), and bombs end quickly with a limit status.
 source "$(dirname "$0")/lib.sh"

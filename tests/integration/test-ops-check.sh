@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What docs/operations.md tells an administrator to do on a running daemon:
 #  1. `bulwarkd -t -c THE_LIVE_CONF` checks the configuration beside the
 #     running daemon: it binds no port (no "Address already in use"), writes

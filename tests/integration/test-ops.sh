@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Operating bulwarkd: `bulwark ctl` on every verb, the control socket's
 # permissions, the pid file, systemd readiness, a worker killed with SIGKILL
 # under load (replaced within a second, logged with its signal), a crash with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Every status x action combination through real Squid and curl.
 #
 # One bulwarkd covers the whole matrix: groups chosen by URL give each

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Administrator e-mail through SMTP: bulwarkd with MailTo set, EICAR sent as
 # RESPMOD, and a real SMTP server (Python's aiosmtpd, Debian package
 # python3-aiosmtpd) started here that writes each message it accepts to a

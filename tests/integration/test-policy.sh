@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Proxy policy through bulwarkd: groups chosen by client address and by URL
 # give the same EICAR modification different actions (raw ICAP and real
 # Squid), %GROUP% on the block page, per-group report lines, statistics on

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What the root supervisor trusts and prepares for its unprivileged workers
 # (User = bulwark), and how it stays responsive:
 #   - directories the workers write (QuarantineDir) are created for them, and

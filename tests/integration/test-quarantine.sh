@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Quarantine end to end: bulwarkd with InfectedAction = quarantine answers an
 # EICAR RESPMOD (raw ICAP, the client keeps no copy of the body, so the
 # daemon holds it) with the block page and stores the object; `bulwark

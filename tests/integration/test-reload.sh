@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Hot reload under load: the ICAP load generator (bench/icap-load.c) runs at
 # full speed for 30 seconds against bulwarkd while the configuration and the
 # databases are reloaded every second, alternately through the control

@@ -1,5 +1,7 @@
 #!/bin/bash
-# scripts/spdx-check.sh on a small tree of its own (never on the repository):
+# SPDX-License-Identifier: Apache-2.0
+# scripts/spdx-check.sh on a small tree of its own (the last case checks the
+# repository itself, without --fix):
 # it finds the files without the Apache-2.0 tag, --fix adds the tag in each
 # file's comment style after a shebang (and a Python coding line), leaves a
 # file with another license alone, and a second --fix changes nothing.
@@ -54,3 +56,8 @@ out=$(bash "$T/scripts/spdx-check.sh" --fix 2>&1); rc=$?
 expect_eq "spdx-check: after --fix the check passes" "$rc" 0
 expect_eq "spdx-check: a second --fix changes nothing" \
     "$(cat "$T"/src/core/a.c "$T"/tests/*.py "$T"/tests/lib.sh "$T"/bench/run.sh | sha256sum)" "$sum1"
+
+# The repository itself: every source file carries the tag.
+out=$("$ROOT/scripts/spdx-check.sh" 2>&1); rc=$?
+expect_eq "the repository's source files all carry the Apache-2.0 tag ($(echo "$out" | tail -1))" "$rc" 0
+[ "$rc" = 0 ] || echo "$out" | head -20 | sed 's/^/    /'

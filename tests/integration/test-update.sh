@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `bulwark update` against real servers started here: an HTTP server that can
 # cut, shorten, slow down or refuse any file (update-server.py), the same over
 # HTTPS with a CA file, pyftpdlib for FTP, and shared directories.  Sets are

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """An update server for tests/integration/test-update.sh (python3 stdlib only).
 
 Serves the files under --root over HTTP/1.1 with keep-alive (GET and HEAD;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the database-loader tests (test-db-*.c): a loader
  * fixture over a throwaway database, loading a text as if it were a file
  * "t.<ext>", the per-kind counts, the file:line error check, and a scratch

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Guard-page copies for the parser tests: guard(s, n) copies n bytes to the
  * very end of a page that is followed by an inaccessible one, so a parser
  * reading even one byte past its input faults instead of passing by luck.

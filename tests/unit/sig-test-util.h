@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the hex-signature tests: compile into a throwaway
  * database, and run the verifier at every occurrence of a part's anchor
  * (what the prefilter would report). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A tiny test harness: each TEST() is one test case, reported as a TAP line
  * ("ok - name" / "not ok - name") that tests/run.sh counts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* core/accept.c and core/ratelog.h: a paused acceptor takes nothing; one out
  * of descriptors sheds one connection with its reserve, backs off instead of
  * retrying (one log line, not one per wake-up), and accepts the rest once

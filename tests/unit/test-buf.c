@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_buf_put_field: a report-log field that no value can split or forge. */
 #include <string.h>
 

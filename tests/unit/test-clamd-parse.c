@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The clamd command and INSTREAM chunk parsers (src/clamd/clamd-parse.c).
  * Every input is placed against a guard page, so reading one byte past the
  * end faults.  Expected answers come from real clamd 1.4 (see

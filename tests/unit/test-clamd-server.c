@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The clamd server end to end, without the daemon: a libuv loop on its own
  * thread serves a unix socket and a TCP socket on 127.0.0.1 with the bundled
  * test database, and each test talks to it over real sockets as a client

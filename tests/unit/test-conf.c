@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration machinery against a sample schema shaped like the
  * daemon's and the policy's real tables: every type, repeatable keys, groups
  * with inheritance, every error's file:line, and reload safety. */

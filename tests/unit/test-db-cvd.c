@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .cvd/.cld loading.  The containers are generated here: a 512-byte header
  * and a tar (gzip-compressed or plain) written with libarchive. */
 #include <archive.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .ldb loading: TDB keys, subsignature forms and modifiers, unsupported
  * kinds, rollback of half-compiled signatures, errors with file:line.  The
  * hex and logic compilers belong to other files: only the fields the loader

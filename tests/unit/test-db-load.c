@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Database loading: hash formats, ignore lists, status tags, counting,
  * collecting files from directories, and the source hash (cache key). */
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .ndb loading: offsets, targets, flevel, ignore lists, unsupported forms,
  * errors with file:line.  The hex compiler belongs to sig-hex.c: these tests
  * only look at the fields the loader fills in (offset, target, owner). */

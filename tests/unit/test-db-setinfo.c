@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The version of an updated set, read from its bulwark.manifest
  * (src/engine/db-setinfo.c), and what a malformed one gives. */
 #include "db-test-util.h"

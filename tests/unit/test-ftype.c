@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-type detection: every magic, the strong/weak split, the near misses
  * that must stay UNKNOWN, and the member-name sanitiser the unpacker uses. */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policy groups: every ClientIP form, URL patterns, priority and ties, the
  * default group, AND semantics, errors with file:line, many groups. */
 #include <stdio.h>

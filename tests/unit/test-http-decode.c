@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Content-Encoding decoder: round trips through zlib and zstd encoders
  * run here, a committed brotli fixture, every split of the input, corrupt
  * and truncated streams, trailing bytes, and a 1 GB-of-zeros bomb that must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The encapsulated HTTP header blocks: request and status lines, header
  * lines (lenient where a proxy may pass an origin's oddities through), block
  * exactness, limits, and the helpers the service uses to steer a scan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_icap_action_for: a curable object is never passed as its original.
  * Every status x configured action x (Cure, cured bytes) combination. */
 #include <string.h>

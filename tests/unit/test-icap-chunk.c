@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP chunked decoder: every framing variant real clients send, every
  * error with its offset, and the property that matters most for a network
  * parser: the result does not depend on how the input was split.  Each piece

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ICAP head parser: what Squid and c-icap-client send, every
  * Encapsulated combination per method, Preview/Allow/Connection, URIs,
  * versions, limits, pipelining, and the resumability contract (every prefix

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The header policy's pure part: which 206 fragments count as executables
  * for BlockPartialExecutables (the URL's path, never its query, or the
  * Content-Type).  The exclusions themselves are checked end to end by

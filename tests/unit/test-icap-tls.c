@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ICAP over TLS: the server context from the configuration (what it accepts
  * and the errors it gives), the memory-BIO session against an OpenSSL client
  * byte for byte, and whole ICAP conversations over TLS through the real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .ldb logical expressions: ClamAV semantics of &, |, parentheses and the
  * =X >X <X ,Y modifiers (on single subsigs and on groups), every error with
  * its byte offset, and the depth/stack limits. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* core/log: the default stderr line (time, ident[pid], level), a sink that
  * takes the messages instead, and long messages cut with their newline. */
 #include <regex.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The multipart splitter: parts, headers, data slices, and the same result
  * for every way the body can be cut into feeds.  Every DATA slice is checked
  * against the body at its reported offset, so a slice with a byte too many

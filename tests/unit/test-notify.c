@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Notifications: the script channel (environment, timeout kill, failures,
  * the concurrency and queue bounds), the webhook against a receiver in a
  * thread of this test (JSON body, refused port, hanging peer, HTTP error),

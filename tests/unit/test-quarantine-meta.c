@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The quarantine metadata record: format and strict parse (quarantine-meta.c).
  * Every input is parsed from a guard-page copy, so a read past the end
  * faults. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The quarantine store (quarantine.c, quarantine-object.c) on a real
  * temporary directory, and the daemon's thread-pool job (quarantine-job.c)
  * on a real libuv loop. */

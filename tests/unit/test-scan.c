@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scan pipeline end to end through the public API: databases written by
  * the test, objects fed in every chunking, verdicts checked. */
 #include <pthread.h>

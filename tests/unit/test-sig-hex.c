@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_hex_compile: the token/part layout of each syntax element, splitting,
  * ::w ::i ::f, every error with its byte offset, DECLINED, and roll-back. */
 #include "t.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bw_part_verify: each syntax element matching and not matching, ::w ::i
  * ::f, boundaries at stream and window edges, which match is reported, and
  * the work bound. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The spool: memory below the bound, an unlinked 0600 file above it, the
  * same bytes back either way, and no file descriptor left behind. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Server-wide counters (core/stats.c): sums across forked workers, counts
  * that survive a worker's death, per-group counts, requests per minute, the
  * counters file and the Prometheus text. */

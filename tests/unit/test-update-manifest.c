@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The update manifest parser and writer (src/update/manifest.c): a valid
  * manifest and its round trip, then every kind of malformed input, each
  * refused with its line; every input ends against a guard page, and every

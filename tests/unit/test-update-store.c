@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The updater's on-disk side (src/update/update-store.c, update-fs.c,
  * update-crypto.c, the directory source of update-fetch.c), in temporary
  * directories: converting a plain BasesPath, switching and rolling back

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Crafts the container fixtures that no Debian tool can write.
 
     craft.py OUTDIR PAYLOAD

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Regenerates sample.br for tests/unit/test-http-decode.c (the unit tests
  * link only the brotli decoder):
  *   cc mk-sample-br.c -lbrotlienc -o /tmp/mk && /tmp/mk > sample.br */
