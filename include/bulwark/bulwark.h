@@ -37,7 +37,7 @@ typedef struct bw_limits {
     int scan_archives;        /* 1: open containers and compressed streams */
     int all_match;            /* 1: keep scanning after the first detection */
     uint64_t max_unpack_mem;  /* heap libarchive may hold per scanning thread
-                                 (all nesting levels), default 256M; 0: 2G */
+                                 (all nesting levels), default 512M; 0: 2G */
 } bw_limits_t;
 
 void bw_limits_default(bw_limits_t *l);

@@ -18,9 +18,10 @@ void bw_limits_default(bw_limits_t *l)
     l->max_ratio = 250;
     l->scan_archives = 1;
     l->all_match = 0;
-    /* 7z/xz at -mx9 need a 64 MiB dictionary; 256 MiB leaves room for
-     * nesting and for the largest dictionaries common tools write. */
-    l->max_unpack_mem = 256ull << 20;
+    /* 7z/xz at -mx9 need a 64 MiB dictionary, `zstd --long` a 128 MiB
+     * window; 512 MiB holds two such streams nested (a .tar.zst inside a
+     * .tar.zst) with room for libarchive's own buffers. */
+    l->max_unpack_mem = 512ull << 20;
 }
 
 void bw_verdict_free(bw_verdict_t *v)
