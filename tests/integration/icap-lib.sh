@@ -276,3 +276,19 @@ bw_log_clean() {
 }
 
 sha() { sha256sum "$1" 2>/dev/null | cut -d" " -f1; }
+
+# respmod_status PORT FILE: the ICAP status code of a plain RESPMOD of FILE
+# (200: blocked with a page; 204: passed), or "none".
+respmod_status() {
+    python3 - "$1" "$2" <<'EOF'
+import socket, sys
+port, body = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+res = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+msg = (b"RESPMOD icap://x/av/respmod ICAP/1.0\r\nHost: x\r\nEncapsulated: res-hdr=0, res-body=%d\r\n\r\n" % len(res)
+       + res + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(msg)
+d = s.recv(64)
+print(d.split(b" ")[1].decode() if d.startswith(b"ICAP/1.0 ") else "none")
+EOF
+}

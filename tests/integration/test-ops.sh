@@ -14,20 +14,6 @@ LOAD="$TMP/icap-load"
 make -s -C "$ROOT/bench" icap-load OUT="$TMP" >"$TMP/make.log" 2>&1 || { notok "icap-load builds"; exit 1; }
 
 worker_pids() { pgrep -P "$1" -f "bulwarkd -c" | sort; }
-# respmod PORT FILE: prints the ICAP status code of a RESPMOD of FILE
-respmod() {
-    python3 - "$1" "$2" <<'EOF'
-import socket, sys
-port, body = int(sys.argv[1]), open(sys.argv[2], "rb").read()
-res = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
-msg = (b"RESPMOD icap://x/av/respmod ICAP/1.0\r\nHost: x\r\nEncapsulated: res-hdr=0, res-body=%d\r\n\r\n" % len(res)
-       + res + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(msg)
-d = s.recv(64)
-print(d.split(b" ")[1].decode() if d.startswith(b"ICAP/1.0 ") else "none")
-EOF
-}
 
 # ---- bulwark ctl, daemonized ------------------------------------------------
 port=$(free_port)
@@ -50,7 +36,7 @@ for f in "version: bulwarkd" "database version: [0-9]+" "signatures: [1-9]" "upt
          "last reload: never"; do
     expect_match "ctl status shows '$f'" "$st" "$f"
 done
-respmod "$port" "$TMP/eicar" >/dev/null
+respmod_status "$port" "$TMP/eicar" >/dev/null
 stats=$("$B" ctl -c "$conf" stats); rc=$?
 expect_eq "ctl stats exits 0" "$rc" 0
 expect_match "ctl stats counts the detection (infected 1)" "$stats" "^infected 1$"
@@ -210,7 +196,7 @@ if getent passwd bulwark >/dev/null; then
     expect_eq "a worker cannot regain root (no saved root uid)" \
         "$(awk '/^Uid:/ {print $2, $3, $4, $5}' /proc/$w1/status)" \
         "$(id -u bulwark) $(id -u bulwark) $(id -u bulwark) $(id -u bulwark)"
-    expect_eq "workers still scan (EICAR blocked)" "$(respmod "$port" "$TMP/eicar")" 200
+    expect_eq "workers still scan (EICAR blocked)" "$(respmod_status "$port" "$TMP/eicar")" 200
     check "bulwarkd stops" bw_stop
     out=$("$BULWARKD" -c <(sed 's/^User = .*/User = no-such-user-xyz/' "$conf") -t 2>&1); rc=$?
     expect_match "an unknown User= stops the start with its reason" "$out" "User no-such-user-xyz: no such user"

@@ -21,20 +21,6 @@ if ! getent passwd bulwark >/dev/null || [ "$(id -u)" != 0 ]; then
     exit 0
 fi
 
-# respmod PORT FILE: the ICAP status code of a RESPMOD of FILE (200: blocked).
-respmod() {
-    python3 - "$1" "$2" <<'EOF'
-import socket, sys
-port, body = int(sys.argv[1]), open(sys.argv[2], "rb").read()
-res = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
-msg = (b"RESPMOD icap://x/av/respmod ICAP/1.0\r\nHost: x\r\nEncapsulated: res-hdr=0, res-body=%d\r\n\r\n" % len(res)
-       + res + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(msg)
-d = s.recv(64)
-print(d.split(b" ")[1].decode() if d.startswith(b"ICAP/1.0 ") else "none")
-EOF
-}
 # sigs LOG: the signature count the last "engine:" line of a bulwarkd log gives.
 sigs() { sed -n 's/.*engine: \([0-9]*\) signatures.*/\1/p' "$1" | tail -1; }
 # refused NAME CONF REGEX: bulwarkd -f with CONF exits 2 within 20 s, saying REGEX.
@@ -66,7 +52,7 @@ expect_eq "quarantine: created for the workers' user, mode 0700" \
     "$(stat -c '%U %a' "$Q" 2>&1)" "bulwark 700"
 expect_eq "quarantine: its missing parents created root's, 0755 (umask 0027)" \
     "$(stat -c '%U %a' "$TMP/srv" "$TMP/srv/bulwark" 2>&1 | paste -sd' ')" "root 755 root 755"
-expect_eq "quarantine: EICAR is blocked" "$(respmod "$P" "$TMP/eicar")" 200
+expect_eq "quarantine: EICAR is blocked" "$(respmod_status "$P" "$TMP/eicar")" 200
 listed() { "$B" quarantine list -c "$TMP/q.conf" 2>/dev/null | grep -q "^1 object"; }
 for _ in $(seq 1 100); do listed && break; sleep 0.1; done
 check "quarantine: the object is stored (bulwark quarantine list shows it)" listed
@@ -99,7 +85,7 @@ expect_match "reload refused: file:line: QuarantineDir: why" "$out" \
     "q.conf:[0-9]+: QuarantineDir $TMP/afile/quarantine: cannot create it: Not a directory"
 expect_match "reload refused: the running generation goes on" \
     "$("$B" ctl -s "$CTL" status 2>&1)" "generation 2\)"
-expect_eq "reload refused: EICAR still blocked" "$(respmod "$P" "$TMP/eicar")" 200
+expect_eq "reload refused: EICAR still blocked" "$(respmod_status "$P" "$TMP/eicar")" 200
 cp "$TMP/q-good.conf" "$TMP/q.conf"
 
 # 4. thirty idle control clients: status answers at once; the idle ones are closed.
@@ -222,7 +208,7 @@ check "attack: the .key file now belongs to the workers' user" test "$(stat -c %
 bw_start "$TMP/c.conf" "$TMP/c.log" "$P3" || { notok "bulwarkd starts over a planted cache"; exit 1; }
 expect_match "planted cache: the daemon serves the real database" \
     "$("$B" ctl -s "$TMP/ctl-$P3.sock" status 2>&1)" "signatures: $REAL"
-expect_eq "planted cache: EICAR is still blocked" "$(respmod "$P3" "$TMP/eicar")" 200
+expect_eq "planted cache: EICAR is still blocked" "$(respmod_status "$P3" "$TMP/eicar")" 200
 expect_match "planted cache: the log says why the cache is not used" "$(cat "$TMP/c.log")" \
     "compiled-database cache: directory $C belongs to uid $(id -u bulwark), not to uid 0 .*not trusted"
 # A databases reload with that directory compiles elsewhere, never there.
