@@ -19,28 +19,36 @@ endif
 
 CC ?= cc
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PKGS := libhs libarchive libssl libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl
+PKGS := libhs libarchive libssl libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-          -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -pthread $(SANFLAGS) $(EXTRA_CFLAGS)
+          -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) $(shell pkg-config --cflags libpq 2>/dev/null) -pthread $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/policy/*.c src/icap/*.c src/app/*.c src/quarantine/*.c src/update/*.c src/clamd/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/events/*.c src/policy/*.c src/icap/*.c \
+  src/app/*.c src/quarantine/*.c src/update/*.c src/clamd/*.c src/link/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+# bulwark-console: its own program (HTTP API, storage, web UI); only it links
+# SQLite, libpq and libargon2.
+CONSOLE_SRC := $(sort $(wildcard src/console/*.c))
+CONSOLE_PKGS := sqlite3 libpq libargon2
+CONSOLE_LIBS := $(shell pkg-config --libs $(CONSOLE_PKGS) 2>/dev/null)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+CONSOLE_OBJ := $(CONSOLE_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 LIBBW := $(BUILD)/libbulwark.a
 BULWARK := $(BUILD)/bulwark
 BULWARKD := $(BUILD)/bulwarkd
+BULWARK_CONSOLE := $(BUILD)/bulwark-console
 
 
 .PHONY: all deps build run demo test test-only fuzz fuzz-build bench clean
@@ -49,7 +57,7 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-build: $(BULWARK) $(if $(DAEMON_SRC),$(BULWARKD)) $(UNIT_BIN)
+build: $(BULWARK) $(if $(DAEMON_SRC),$(BULWARKD)) $(if $(CONSOLE_SRC),$(BULWARK_CONSOLE)) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -64,6 +72,20 @@ $(BULWARK): $(CLI_OBJ) $(LIBBW)
 
 $(BULWARKD): $(DAEMON_OBJ) $(LIBBW)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBBW) $(LIBS)
+
+# The console's objects, except its main(), also link into the unit tests
+# named test-console-*.c.
+CONSOLE_LIB := $(BUILD)/libbwconsole.a
+$(CONSOLE_LIB): $(filter-out $(BUILD)/src/console/console-main.o,$(CONSOLE_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BULWARK_CONSOLE): $(CONSOLE_OBJ) $(LIBBW)
+	$(CC) $(LDFLAGS) -o $@ $(CONSOLE_OBJ) $(LIBBW) $(LIBS) $(CONSOLE_LIBS)
+
+$(BUILD)/tests/test-console-%: tests/unit/test-console-%.c $(wildcard tests/unit/*.h) $(CONSOLE_LIB) $(LIBBW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(CONSOLE_LIB) $(LIBBW) $(LIBS) $(CONSOLE_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBBW)
 	@mkdir -p $(dir $@)
@@ -229,4 +251,4 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(CONSOLE_OBJ:.o=.d)

@@ -12,7 +12,9 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  systemd groff-base man-db logrotate shellcheck
  openssl python3-pyftpdlib python3-aiosmtpd
  clamav-daemon clamdscan python3-pyclamd
- proftpd-core proftpd-mod-clamav libclamav-client-perl"
+ proftpd-core proftpd-mod-clamav libclamav-client-perl
+ libjansson-dev libargon2-dev libsqlite3-dev sqlite3 libpq-dev postgresql
+ libjs-chart.js libjs-jquery-datatables libjs-bootstrap5 chromium rsyslog rsyslog-gnutls"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
