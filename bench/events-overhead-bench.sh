@@ -105,12 +105,17 @@ scans=$(cat "$WORK/spool-clean"/seg-*.jsonl | grep -c '"type":"scan"')
 echo "events written by 'clean': $scans scan events"
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
-r = {}
+r, by_run = {}, {}
 for line in open(sys.argv[1]):
-    v, _, rps = line.split()
+    v, run, rps = line.split()
     r.setdefault(v, []).append(float(rps))
+    by_run.setdefault(run, {})[v] = float(rps)
 m = {v: statistics.median(x) for v, x in r.items()}
 print("median req/s: off %.0f  on (Clean = no) %.0f (%+.1f%%)  clean (Clean = yes) %.0f (%+.1f%%)" % (
     m["off"], m["on"], 100 * (m["on"] / m["off"] - 1), m["clean"], 100 * (m["clean"] / m["off"] - 1)))
+# the same round's servers share the machine's state: the median of per-round ratios
+ron = statistics.median(x["on"] / x["off"] for x in by_run.values())
+rcl = statistics.median(x["clean"] / x["off"] for x in by_run.values())
+print("median per-round ratio to off: on %+.1f%%  clean %+.1f%%" % (100 * (ron - 1), 100 * (rcl - 1)))
 PY
 [ $ok = 1 ] || exit 1

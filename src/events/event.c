@@ -308,17 +308,23 @@ void bw_event_emit(json_t *ev)
         json_decref(ev);
         return;
     }
-    char *s = json_dumps(ev, JSON_COMPACT);
+    /* Into a stack buffer (no malloc) when it fits, as nearly every event does. */
+    char stack[4096], *s = stack;
+    size_t len = json_dumpb(ev, stack, sizeof stack, JSON_COMPACT);
+    if (len == 0 || len > sizeof stack) {
+        s = json_dumps(ev, JSON_COMPACT);
+        len = s ? strlen(s) : 0;
+    }
     json_decref(ev);
     if (!s) {
         fail("out of memory");
         return;
     }
-    size_t len = strlen(s);
     bw_err_t err;
     if (bw_evspool_append(w, s, len, &err))
         fail(err.msg);
     else
         atomic_fetch_add(&emitted, 1);
-    free(s);
+    if (s != stack)
+        free(s);
 }
