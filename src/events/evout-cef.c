@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bulwark/bulwark.h"
+#include "bulwark/core.h"
 #include "core/buf.h"
 #include "events/evout-int.h"
 #include "events/evout.h"
