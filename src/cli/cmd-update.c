@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "app/daemon-conf.h"
@@ -263,10 +264,13 @@ static int run_once(const opts_t *o, const bw_conf_state_t *st)
         .log_arg = (void *)o,
         .stop = stop_requested,
     };
-    /* update.done / update.failed go to the node's event spool (docs/events.md) */
+    /* update.done / update.failed go to the node's event spool (docs/events.md)
+     * when bulwarkd made it and this user may write it (bulwark-update.service
+     * runs as User, who owns it); the updater never creates it. */
     const bw_events_conf_t *ec = bw_conf_get(st, &bw_events_conf_table, NULL);
     bw_err_t eerr;
-    if (ec && !o->dry_run && bw_event_setup(ec, &eerr) != BW_OK) {
+    if (ec && ec->enable && !o->dry_run && ec->spool_dir && access(ec->spool_dir, W_OK | X_OK) == 0 &&
+        bw_event_setup(ec, &eerr) != BW_OK) {
         stamp(stderr);
         fprintf(stderr, "bulwark update: events not written: %s\n", eerr.msg);
     }
