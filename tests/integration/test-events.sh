@@ -152,6 +152,22 @@ TOTAL=$(du -cb "$SPOOL"/seg-*.jsonl | tail -1 | cut -f1)
 check "events: the spool stays near its bound ($TOTAL bytes)" test "$TOTAL" -le $((65536 + 3 * 8192))
 check "events: the oldest went: no request /0..9 left" bash -c "! cat '$SPOOL'/seg-*.jsonl | grep -q '\"url\":\"http://h/[0-9]\"'"
 
+# --- workers as User=: the supervisor prepares the spool for them --------------------------
+if id bulwark >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    SPOOL="$TMP/var/events"
+    conf "$TMP/bw-user.conf" "$SPOOL" "" "" icapserver.process.User=bulwark \
+        icapserver.report.ReportFileName=
+    bw_start "$TMP/bw-user.conf" "$TMP/bw-user.log" "$P" || notok "events: bulwarkd starts with User=bulwark"
+    expect_eq "events: User=bulwark: EICAR blocked" "$(respmod_status "$P" "$TMP/allowed/eicar.com")" 200
+    wait_until 10 spool_has '"component":"icap","type":"detection"'
+    check "events: User=bulwark: the worker wrote the detection event" spool_has '"component":"icap","type":"detection"'
+    expect_eq "events: User=bulwark: the spool and every file in it belong to bulwark (the supervisor's too)" \
+        "$(stat -c %U "$SPOOL" "$SPOOL"/* | sort -u)" bulwark
+    bw_stop || notok "events: bulwarkd stops (User=bulwark)"
+else
+    ok "events: User=bulwark part skipped (needs root and the bulwark user) # SKIP"
+fi
+
 # --- rsyslog: UDP, TCP (octet counting), TLS -----------------------------------------------
 SPOOL="$TMP/spool"
 R="$TMP/rsyslog"; mkdir -p "$R/work"
