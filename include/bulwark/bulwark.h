@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define BW_VERSION "0.1.0"
+/* BW_VERSION is in bulwark/core.h (layer 0), so every layer can name it. */
 /* The functionality level this engine claims for ClamAV `Engine:` ranges and
  * .ndb min/max flevel fields (ClamAV 1.0 is 150-ish; we pick a fixed value). */
 #define BW_FLEVEL 200

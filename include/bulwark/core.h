@@ -10,6 +10,9 @@
 extern "C" {
 #endif
 
+/* The release, for --version, the events' CEF header and the like. */
+#define BW_VERSION "0.1.0"
+
 /* Internal result codes: one small set, translated to protocol codes only at
  * the protocol edge. */
 enum {

@@ -32,12 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "app/daemon-conf.h"
 #include "app/schema.h"
 #include "cli.h"
 #include "core/conf.h"
+#include "events/event.h"
 #include "update/update.h"
 
 enum {
@@ -262,11 +264,22 @@ static int run_once(const opts_t *o, const bw_conf_state_t *st)
         .log_arg = (void *)o,
         .stop = stop_requested,
     };
+    /* update.done / update.failed go to the node's event spool (docs/events.md)
+     * when bulwarkd made it and this user may write it (bulwark-update.service
+     * runs as User, who owns it); the updater never creates it. */
+    const bw_events_conf_t *ec = bw_conf_get(st, &bw_events_conf_table, NULL);
+    bw_err_t eerr;
+    if (ec && ec->enable && !o->dry_run && ec->spool_dir && access(ec->spool_dir, W_OK | X_OK) == 0 &&
+        bw_event_setup(ec, &eerr) != BW_OK) {
+        stamp(stderr);
+        fprintf(stderr, "bulwark update: events not written: %s\n", eerr.msg);
+    }
     bw_update_report_t rep;
     if (o->rollback)
         bw_update_rollback(&req, &rep);
     else
         bw_update_run(&req, &rep);
+    bw_event_shutdown();
     return report(o, &rep);
 }
 

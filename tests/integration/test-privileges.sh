@@ -175,7 +175,7 @@ C=$TMP/cache
 bw_write_conf "$TMP/c.conf" "$P3" "icapserver.process.User=bulwark" "path.CacheDir=$C"
 bw_write_conf "$TMP/nocache.conf" "$P3" "path.CacheDir="
 bw_write_conf "$TMP/evil.conf" "$P3" "path.CacheDir=$C" "path.BasesPath=$TMP/evil" \
-    "icapserver.report.ReportFileName="
+    "icapserver.report.ReportFileName=" "events.Enable=no"
 "$BULWARKD" -c "$TMP/nocache.conf" -t 2>"$TMP/real.log" >/dev/null
 REAL=$(sigs "$TMP/real.log")
 check "the test database has more than one signature ($REAL)" test "${REAL:-0}" -gt 1
