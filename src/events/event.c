@@ -54,9 +54,23 @@ static void atfork_child(void)
         writer = NULL; /* leaked on purpose, see above */
     }
 }
+/* The writer's fdatasync thread must not exist while the process forks
+ * (the supervisor forks its workers): a thread copied out of the child can
+ * leave a lock held there forever.  It is joined before the fork and
+ * started again in the parent. */
+static void atfork_prepare(void)
+{
+    if (writer)
+        bw_evspool_writer_pause_sync(writer);
+}
+static void atfork_parent(void)
+{
+    if (writer)
+        bw_evspool_writer_resume_sync(writer);
+}
 static void atfork_init(void)
 {
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 const char *bw_event_severity_name(bw_event_severity_t s)

@@ -533,6 +533,20 @@ static void stop_syncer(bw_evspool_writer_t *w)
     w->syncer_on = false;
 }
 
+void bw_evspool_writer_pause_sync(bw_evspool_writer_t *w)
+{
+    if (w && getpid() == w->pid)
+        stop_syncer(w);
+}
+
+void bw_evspool_writer_resume_sync(bw_evspool_writer_t *w)
+{
+    if (!w || getpid() != w->pid)
+        return;
+    w->stop = false;
+    bw_evspool_writer_set_sync(w, w->sync_ms);
+}
+
 void bw_evspool_writer_close(bw_evspool_writer_t *w)
 {
     if (!w)

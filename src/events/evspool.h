@@ -71,6 +71,13 @@ void bw_evspool_writer_set_sync(bw_evspool_writer_t *w, uint64_t interval_ms);
  * newline; at most BW_EVSPOOL_MAX_LINE bytes.  Thread-safe. */
 int bw_evspool_append(bw_evspool_writer_t *w, const char *json, size_t len, bw_err_t *err);
 /* Syncs, seals the segment, frees.  NULL is fine. */
+/* Stop and restart the background fdatasync thread around a fork(): a
+ * process that forks (the supervisor) must have no other thread at that
+ * moment, or the child may inherit a lock (the allocator's under ASan) that
+ * no thread of its own will ever release.  event.c does this in its
+ * pthread_atfork handlers. */
+void bw_evspool_writer_pause_sync(bw_evspool_writer_t *w);
+void bw_evspool_writer_resume_sync(bw_evspool_writer_t *w);
 void bw_evspool_writer_close(bw_evspool_writer_t *w);
 /* In a forked child: frees the parent's writer WITHOUT sealing or syncing its
  * segment (the parent still writes it).  NULL is fine. */
