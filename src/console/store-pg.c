@@ -175,6 +175,7 @@ static int pg_insert_events(void *conn, const bw_store_event_t *ev, char *const 
         json_object_set_new(o, "verdict", jstr(e->verdict));
         json_object_set_new(o, "ftext", jstr(ftext[i]));
         json_object_set_new(o, "json", js ? js : json_null());
+        json_object_set_new(o, "o", json_integer((json_int_t)i)); /* seq follows the batch order */
         json_array_append_new(a, o);
         if (!js) {
             json_decref(a);
@@ -192,8 +193,8 @@ static int pg_insert_events(void *conn, const bw_store_event_t *ev, char *const 
         rc = pg_exec(conn, "INSERT INTO events (id, time, received, node, component, type, severity, "
                      "threat, client, usr, object, action, verdict, ftext, json) SELECT x.id, x.time, ?2, "
                      "x.node, x.component, x.type, x.severity, x.threat, x.client, x.usr, x.object, "
-                     "x.action, x.verdict, x.ftext, x.json FROM json_to_recordset(?1::json) WITH "
-                     "ORDINALITY AS x(id text, time bigint, node text, component text, type text, "
+                     "x.action, x.verdict, x.ftext, x.json FROM json_to_recordset(?1::json) "
+                     "AS x(id text, time bigint, node text, component text, type text, "
                      "severity int, threat text, client text, usr text, object text, action text, "
                      "verdict text, ftext text, json text, o bigint) ORDER BY x.o "
                      "ON CONFLICT (id) DO NOTHING RETURNING id", p, 2, &r, err);

@@ -459,12 +459,13 @@ json_t *bw_store_tasks(bw_store_t *st, const char *node_id, size_t limit, bw_err
 {
     if (limit == 0 || limit > 10000)
         limit = 10000;
-    bw_sqlv_t p[2] = { SQLV_S(node_id), SQLV_I(limit) };
+    bw_sqlv_t p[2] = { SQLV_I(limit), SQLV_S(node_id) };
     bw_rows_t r;
-    if (bw_store_exec(st, NULL, "SELECT t.id, t.node_id, n.name, t.type, t.args, t.state, t.result, "
-                      "t.created, t.updated, t.created_by FROM tasks t LEFT JOIN nodes n ON n.id = t.node_id "
-                      "WHERE (?1 IS NULL OR t.node_id = ?1) ORDER BY t.id DESC LIMIT ?2", p, 2, &r,
-                      err) != BW_OK)
+#define TASK_SQL "SELECT t.id, t.node_id, n.name, t.type, t.args, t.state, t.result, t.created, " \
+    "t.updated, t.created_by FROM tasks t LEFT JOIN nodes n ON n.id = t.node_id "
+    if (bw_store_exec(st, NULL, node_id ? TASK_SQL "WHERE t.node_id = ?2 ORDER BY t.id DESC LIMIT ?1"
+                                        : TASK_SQL "ORDER BY t.id DESC LIMIT ?1",
+                      p, node_id ? 2 : 1, &r, err) != BW_OK)
         return NULL;
     json_t *a = json_array();
     for (size_t i = 0; i < r.nrows; i++) {

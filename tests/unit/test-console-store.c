@@ -25,11 +25,14 @@ static int g_n;
 #define H (3600LL * 1000000)
 #define DAY (24 * H)
 
+static void quiet(void *a, const char *m) { (void)a, (void)m; }
+
 static bw_store_t *open_store(void)
 {
     char url[512];
     if (!strncmp(g_url, "postgres", 8)) {
         PGconn *c = PQconnectdb(g_url);
+        PQsetNoticeProcessor(c, quiet, NULL);
         PGresult *r = PQexec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             fprintf(stderr, "  reset schema: %s", PQerrorMessage(c));
