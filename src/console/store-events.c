@@ -20,7 +20,8 @@
  * as on page 1, and rows arriving meanwhile neither repeat nor hide rows.
  *
  * Free text: see docs/console-storage.md.  SQLite keeps the searchable text
- * (every string value of the event but id and time) in an FTS5 table with
+ * (the string values of the event but its id, time, enumerations and
+ * hashes: ftext_wanted) in an FTS5 table with
  * the trigram tokenizer, which answers LIKE '%...%' from its index for
  * strings of 3 characters or more; PostgreSQL keeps it in a column with a
  * pg_trgm GIN index answering ILIKE.  Both are substring matches, as the
@@ -34,6 +35,25 @@
 #include "bulwark/core.h"
 #include "core/buf.h"
 
+/* Keys whose values free text does not look in: the id and time, the
+ * enumerations that have their own exact filter (component, severity,
+ * verdict, action, method, group), and hashes (a SHA-256 is 64 distinct
+ * trigrams that nobody searches by substring; it doubled the cost of
+ * indexing).  docs/console-storage.md lists what is searched. */
+static int ftext_wanted(const char *k, int top)
+{
+    static const char *const skip_top[] = { "id", "time", "component", "severity", "verdict", "action",
+                                            "method", NULL };
+    static const char *const skip_any[] = { "sha256", "group", "size", NULL };
+    for (int i = 0; top && skip_top[i]; i++)
+        if (!strcmp(k, skip_top[i]))
+            return 0;
+    for (int i = 0; skip_any[i]; i++)
+        if (!strcmp(k, skip_any[i]))
+            return 0;
+    return 1;
+}
+
 static void ftext_walk(json_t *v, bw_buf_t *b, int top)
 {
     if (json_is_string(v)) {
@@ -44,7 +64,7 @@ static void ftext_walk(json_t *v, bw_buf_t *b, int top)
         const char *k;
         json_t *x;
         json_object_foreach(v, k, x) {
-            if (top && (!strcmp(k, "id") || !strcmp(k, "time")))
+            if (!ftext_wanted(k, top))
                 continue;
             ftext_walk(x, b, 0);
         }

@@ -110,8 +110,9 @@ int64_t bw_store_now_us(void);
 /* 32 lowercase hex characters of random bits into out[33]. */
 int bw_store_random_hex(char out[33], bw_err_t *err);
 
-/* The text free-text search looks in: every string value of the event
- * except id and time, space-separated.  Caller frees. */
+/* The text free-text search looks in: the string values of the event
+ * except its id, time, enumerations and hashes (store-events.c:
+ * ftext_wanted), space-separated.  Caller frees. */
 char *bw_store_ftext(const char *json, size_t len);
 
 /* The tables both engines write alike (store-migrate.c); each engine's

@@ -240,7 +240,7 @@ static const char sq_v1[] =
     "CREATE INDEX events_node ON events (node);\n"
     "CREATE INDEX events_client ON events (client);\n"
     "CREATE INDEX events_type ON events (type);\n"
-    "CREATE VIRTUAL TABLE events_fts USING fts5 (threat, body, tokenize = 'trigram', detail = 'none');\n"
+    "CREATE VIRTUAL TABLE events_fts USING fts5 (threat, body, tokenize = 'trigram', detail = 'none', columnsize = 0);\n"
     "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
     "  DELETE FROM events_fts WHERE rowid = old.seq; END;\n"
     "CREATE TABLE tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL, type TEXT NOT NULL, "

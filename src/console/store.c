@@ -394,7 +394,7 @@ int bw_store_node_revoke(bw_store_t *st, const char *node_id, bw_err_t *err)
 int bw_store_add_task(bw_store_t *st, const char *node_id, const char *type, json_t *args,
                       const char *by, int64_t *task_id, bw_err_t *err)
 {
-    char *a = json_dumps(args ? args : json_object(), JSON_COMPACT);
+    char *a = args ? json_dumps(args, JSON_COMPACT) : strdup("{}");
     int64_t now = bw_store_now_us();
     bw_sqlv_t p[5] = { SQLV_S(node_id), SQLV_S(type), SQLV_S(a ? a : "{}"), SQLV_I(now), SQLV_S(by) };
     int64_t id = 0;
