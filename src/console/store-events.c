@@ -177,13 +177,9 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
         if (!(ft[i] = bw_store_ftext(ev[i].json, ev[i].json_len)))
             rc = bw_err_set(err, "out of memory");
     void *c = NULL;
-    if (rc == BW_OK) {
-        c = bw_store_conn(st);
-        rc = st->ops->exec(c, st->ops->begin_write, NULL, 0, NULL, err);
-        if (rc != BW_OK) {
-            bw_store_release(st, c);
-            c = NULL;
-        }
+    if (rc == BW_OK && bw_store_tx_begin(st, &c, err) != BW_OK) {
+        rc = BW_ERR;
+        c = NULL;
     }
     if (rc == BW_OK)
         rc = st->ops->insert_events(c, ev, ft, n, bw_store_now_us(), ins, err);
@@ -202,13 +198,8 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
         bw_sqlv_t p[1] = { SQLV_I(a) };
         rc = st->ops->exec(c, "UPDATE counters SET n = n + ?1 WHERE name = 'events'", p, 1, NULL, err);
     }
-    if (c) {
-        if (rc == BW_OK && st->ops->exec(c, "COMMIT", NULL, 0, NULL, err) != BW_OK)
-            rc = BW_ERR;
-        if (rc != BW_OK)
-            st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
-        bw_store_release(st, c);
-    }
+    if (c)
+        rc = bw_store_tx_end(st, c, rc, err);
     for (size_t i = 0; ft && i < n; i++)
         free(ft[i]);
     free(ft);
@@ -577,21 +568,16 @@ static int delete_slices(bw_store_t *st, const char *sel, bw_sqlv_t v, int64_t *
     snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE %s "
              "ORDER BY seq LIMIT 10000)", sel);
     for (;;) {
-        void *c = bw_store_conn(st);
+        void *c;
         bw_rows_t r = { 0 };
-        int rc = st->ops->exec(c, st->ops->begin_write, NULL, 0, NULL, err);
-        if (rc == BW_OK)
-            rc = st->ops->exec(c, sql, &v, 1, &r, err);
+        if (bw_store_tx_begin(st, &c, err) != BW_OK)
+            return BW_ERR;
+        int rc = st->ops->exec(c, sql, &v, 1, &r, err);
         if (rc == BW_OK && r.changes) {
             bw_sqlv_t p[1] = { SQLV_I(r.changes) };
             rc = st->ops->exec(c, "UPDATE counters SET n = n - ?1 WHERE name = 'events'", p, 1, NULL, err);
         }
-        if (rc == BW_OK)
-            rc = st->ops->exec(c, "COMMIT", NULL, 0, NULL, err);
-        if (rc != BW_OK)
-            st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
-        bw_store_release(st, c);
-        if (rc != BW_OK)
+        if (bw_store_tx_end(st, c, rc, err) != BW_OK)
             return BW_ERR;
         *deleted += r.changes;
         if (r.changes < 10000)

@@ -67,6 +67,10 @@ typedef struct bw_store_ops {
     int pg;
     size_t pool_size;
     const char *begin_write;  /* "BEGIN IMMEDIATE" / "BEGIN" */
+    /* One writer at a time inside the process (SQLite): writers queue on a
+     * mutex instead of SQLite's busy handler, which sleeps 1..100 ms
+     * between retries and wasted most of the time with 4 writers. */
+    int serialize_writes;
     int (*connect)(const char *url, void **conn, bw_err_t *err);
     void (*disconnect)(void *conn);
     int (*exec)(void *conn, const char *sql, const bw_sqlv_t *p, int np, bw_rows_t *out,
@@ -92,6 +96,7 @@ struct bw_store {
     char *url;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_mutex_t wmu;   /* held through a write transaction when ops->serialize_writes */
     void **conns;    /* all of them */
     void **idle;     /* a stack of those not in use */
     size_t nconns, nidle;
@@ -101,6 +106,11 @@ struct bw_store {
 /* A connection from the pool (waits while all are busy) and back. */
 void *bw_store_conn(bw_store_t *st);
 void bw_store_release(bw_store_t *st, void *c);
+
+/* A connection in a write transaction (BEGIN done) and its end (COMMIT
+ * when rc is BW_OK, else ROLLBACK); both release what they took. */
+int bw_store_tx_begin(bw_store_t *st, void **c, bw_err_t *err);
+int bw_store_tx_end(bw_store_t *st, void *c, int rc, bw_err_t *err);
 
 /* Runs sql on a pooled connection (or on c when not NULL). */
 int bw_store_exec(bw_store_t *st, void *c, const char *sql, const bw_sqlv_t *p, int np,

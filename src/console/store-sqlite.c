@@ -263,6 +263,7 @@ const bw_store_ops_t bw_store_sqlite_ops = {
     .pg = 0,
     .pool_size = 8,
     .begin_write = "BEGIN IMMEDIATE",
+    .serialize_writes = 1,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .exec = sq_exec,
