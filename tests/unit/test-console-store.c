@@ -295,6 +295,9 @@ TEST(every_filter_exact_rows)
     F("from", f.from_us = 2000 * H + 3 * H);
     F("to", f.to_us = 2000 * H + 3 * H);
     F("from+to", f.from_us = 2000 * H + H, f.to_us = 2000 * H + 5 * H);
+    F("from+component", f.from_us = 2000 * H + 2 * H, f.component = "icap");
+    F("to+severity+action", f.to_us = 2000 * H + 6 * H, f.min_severity = 2, f.action = "deny");
+    F("from+node", f.from_us = 2000 * H + 2 * H, f.node = "proxy-2");
     for (int i = 0; i < 3; i++) {
         F("node", f.node = nodes[i]);
         F("client", f.client = clients[i]);
