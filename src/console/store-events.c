@@ -632,6 +632,11 @@ int bw_store_retain(bw_store_t *st, int64_t max_age_s, int64_t max_events, int64
     }
     if (deleted)
         *deleted = del;
+    /* The console calls this periodically: the moment to refresh SQLite's
+     * planner statistics (bounded by analysis_limit, so a few ms even on
+     * millions of rows).  PostgreSQL's autovacuum does its own. */
+    if (!st->ops->pg)
+        bw_store_exec(st, NULL, "PRAGMA optimize", NULL, 0, NULL, NULL);
     return BW_OK;
 }
 

@@ -79,7 +79,8 @@ static int sq_connect(const char *url, void **out, bw_err_t *err)
     sqlite3_busy_timeout(c->db, 30000);
     if (sq_script(c, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
                      "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; "
-                     "PRAGMA mmap_size = 268435456; PRAGMA foreign_keys = OFF;", err) != BW_OK) {
+                     "PRAGMA mmap_size = 268435456; PRAGMA foreign_keys = OFF; "
+                     "PRAGMA analysis_limit = 1000;", err) != BW_OK) {
         bw_err_prefix(err, "%s", path);
         sq_disconnect(c);
         return BW_ERR;
