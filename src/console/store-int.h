@@ -97,6 +97,8 @@ struct bw_store {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_mutex_t wmu;   /* held through a write transaction when ops->serialize_writes */
+    void *wconn;           /* then also the one connection writes use: its page cache stays
+                            * warm instead of being invalidated by writes on the others */
     void **conns;    /* all of them */
     void **idle;     /* a stack of those not in use */
     size_t nconns, nidle;

@@ -187,7 +187,10 @@ int bw_store_open(const char *url, bw_store_t **out, bw_err_t *err)
             bw_store_close(st);
             return BW_ERR;
         }
-        st->idle[st->nidle++] = st->conns[i];
+        if (i == 0 && ops->serialize_writes && ops->pool_size > 1)
+            st->wconn = st->conns[0];
+        else
+            st->idle[st->nidle++] = st->conns[i];
     }
     *out = st;
     return BW_OK;
@@ -235,9 +238,10 @@ int bw_store_tx_begin(bw_store_t *st, void **c, bw_err_t *err)
 {
     if (st->ops->serialize_writes)
         pthread_mutex_lock(&st->wmu);
-    *c = bw_store_conn(st);
+    *c = st->wconn ? st->wconn : bw_store_conn(st);
     if (st->ops->exec(*c, st->ops->begin_write, NULL, 0, NULL, err) != BW_OK) {
-        bw_store_release(st, *c);
+        if (*c != st->wconn)
+            bw_store_release(st, *c);
         if (st->ops->serialize_writes)
             pthread_mutex_unlock(&st->wmu);
         return BW_ERR;
@@ -251,7 +255,8 @@ int bw_store_tx_end(bw_store_t *st, void *c, int rc, bw_err_t *err)
         rc = BW_ERR;
     if (rc != BW_OK)
         st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
-    bw_store_release(st, c);
+    if (c != st->wconn)
+        bw_store_release(st, c);
     if (st->ops->serialize_writes)
         pthread_mutex_unlock(&st->wmu);
     return rc;
