@@ -374,3 +374,17 @@ if [ -x "$PGBIN/initdb" ]; then
 else
     echo "ok - console-api: pg: skipped (no PostgreSQL) # SKIP"
 fi
+
+# ---- the OpenAPI description covers the routing table ------------------------------------------
+missing=$(python3 - "$ROOT/src/console/http-route.c" "$ROOT/docs/console-openapi.yaml" <<'PY'
+import re, sys, yaml
+routes = re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/api/v1/[^"]*)"', open(sys.argv[1]).read())
+paths = yaml.safe_load(open(sys.argv[2]))["paths"]
+norm = {re.sub(r'\{[^}]*\}', '{}', p): v for p, v in paths.items()}
+for m, p in routes:
+    p = p[len("/api/v1"):]
+    if p not in norm or m.lower() not in norm[p]:
+        print(m, p)
+PY
+)
+expect_eq "console-api: docs/console-openapi.yaml describes every /api/v1 route" "${missing:-none}" none
