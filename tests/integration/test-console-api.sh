@@ -375,6 +375,11 @@ else
     echo "ok - console-api: pg: skipped (no PostgreSQL) # SKIP"
 fi
 
+# ---- no sanitizer report in any console's log (a SAN build reports leaks at exit)
+san=$(grep -l -E 'Sanitizer|runtime error' "$TMP"/*.log 2>/dev/null | paste -sd' ' -)
+expect_eq "console-api: no sanitizer report from the consoles" "${san:-none}" none
+[ -n "$san" ] && grep -h -A12 -E 'Sanitizer|runtime error' $san | head -40 | sed 's/^/    /'
+
 # ---- the OpenAPI description covers the routing table ------------------------------------------
 missing=$(python3 - "$ROOT/src/console/http-route.c" "$ROOT/docs/console-openapi.yaml" <<'PY'
 import re, sys, yaml
