@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/icap-lib.sh"
 BUILD=${BUILD:-build}
-. "$(dirname "$0")/console-lib.sh"
+. "$(dirname "$0")/console-api-lib.sh"
 if [ ! -x "$CONSOLE" ]; then notok "console-api: $CONSOLE not built"; exit 1; fi
 
 PIDS=()
