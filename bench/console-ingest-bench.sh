@@ -12,7 +12,9 @@
 # (bench/console-ingest.py).  Afterwards the stored events are counted
 # through the API's /metrics gauge and must equal what was sent, or the run
 # fails: a fast console that drops events is not measured.  The figure is the
-# median of RUNS runs.  PostgreSQL: a temporary cluster (Debian's postgresql,
+# median of RUNS runs, printed beside the store's own ceiling (the same
+# events through bw_store_add_events from one thread, no HTTP:
+# bench/console-store-ceiling.c).  PostgreSQL: a temporary cluster (Debian's postgresql,
 # fsync on, as a real installation) started and removed here.
 #
 # Environment: RUNS (5)  NODES (4)  BATCHES (100 per node)  BATCH (500)
@@ -57,6 +59,25 @@ one_run() {
     echo "$out"
 }
 
+# The store alone (bench/console-store-ceiling.c): the same number of events
+# through bw_store_add_events from one thread, no HTTP.
+CEIL=$TMP/console-store-ceiling
+cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$REPO/include" -I"$REPO/src" $(pkg-config --cflags jansson libpq 2>/dev/null) \
+    -o "$CEIL" "$REPO/bench/console-store-ceiling.c" "$BUILD/libbwconsole.a" "$BUILD/libbulwark.a" \
+    $(pkg-config --libs libhs libarchive libssl libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd \
+      libcurl jansson sqlite3 libpq libargon2) -lm -pthread 2>"$TMP/ceil.err" || { cat "$TMP/ceil.err" >&2; CEIL=; }
+ceiling() { # ceiling KIND URL
+    local kind=$1 url=$2 r rates=() o
+    [ -n "$CEIL" ] || return 0
+    for r in $(seq "$RUNS"); do
+        [ -n "$url" ] && [ -n "${RESET_PG:-}" ] && $RESET_PG
+        o=$("$CEIL" "${url:-sqlite:$TMP/ceil-$r.db}" $((NODES * BATCHES))) || { echo "ceiling: $kind failed" >&2; return 1; }
+        rates+=("$(awk -v e="${o%% *}" -v s="${o##* }" 'BEGIN { printf "%.0f", e / s }')")
+    done
+    printf '%s, the store alone (one thread, no HTTP): median %s events/s (runs: %s)\n' "$kind" \
+        "$(printf '%s\n' "${rates[@]}" | median)" "${rates[*]}"
+}
+
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 bench() { # bench KIND URL
@@ -74,6 +95,7 @@ bench() { # bench KIND URL
 
 echo "bulwark-console ingestion: $NODES nodes in parallel, batches of $BATCH, $(nproc) CPUs"
 bench sqlite ""
+ceiling sqlite ""
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 if [ "${CONSOLE_BENCH_PG:-1}" = 1 ] && [ -x "$PGBIN/initdb" ]; then
@@ -92,4 +114,5 @@ if [ "${CONSOLE_BENCH_PG:-1}" = 1 ] && [ -x "$PGBIN/initdb" ]; then
         -c 'DROP DATABASE IF EXISTS bench' -c 'CREATE DATABASE bench' >/dev/null; }
     RESET_PG=RESET_PG; RESET_PG
     bench postgresql "postgresql://postgres@127.0.0.1:$PGPORT/bench"
+    ceiling postgresql "postgresql://postgres@127.0.0.1:$PGPORT/bench"
 fi
