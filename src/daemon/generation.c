@@ -38,6 +38,7 @@
 #include "daemon/daemon.h"
 #include "icap/icap-tls.h"
 #include "link/link-conf.h"
+#include "link/link.h"
 #include "policy/groups.h"
 #include "policy/notify.h"
 
@@ -62,7 +63,12 @@ int bw_gen_conf_load(const char *conf_path, bw_conf_state_t **st, bw_err_t *err)
     bw_conf_free(base);
     if (!policy)
         return bw_err_set(err, "out of memory");
-    int r = bw_conf_load_overlay(&bw_app_schema, conf_path, policy, st, err);
+    /* PolicyFile is written by the shipper, which runs as User: the
+     * allow-list is enforced here too, so nobody who can write it as User
+     * gains what a policy may not set (link-policy.c). */
+    int r = bw_link_policy_file_allowed(policy, err);
+    if (r == BW_OK)
+        r = bw_conf_load_overlay(&bw_app_schema, conf_path, policy, st, err);
     free(policy);
     return r;
 }
