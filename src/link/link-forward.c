@@ -146,8 +146,11 @@ int bw_link_forward(bw_link_t *l)
         json_decref(arr);
     } else if (r == SENT) {
         l->forwarded += n;
-    } else if (status != 401 && status != 403) {
-        bw_log(BW_LOG_WARN, "console: sending %zu events failed (%s); will retry", n, msg);
+    } else if (status != 401 && status != 403 && l->send_bo.fails % 10 == 0) {
+        /* the first failure of a run, then every tenth: a console that is
+         * down for an hour must not fill the log */
+        bw_log(BW_LOG_WARN, "console: sending %zu events failed (%s); will retry with back-off",
+               n, msg);
     }
     bw_buf_free(&batch);
     if (r != SENT)
