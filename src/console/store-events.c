@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Events in the console's store: ingestion, rollups, queries, retention.
+ *
+ * Ingestion.  A batch is one transaction: the engine inserts the events
+ * skipping ids already stored (ON CONFLICT DO NOTHING on the unique id, so
+ * a node resending after a lost acknowledgement changes nothing) and says
+ * which rows went in; only those are counted into the rollups.  The rollup
+ * lines of the batch are summed here first, so a batch of 500 detections of
+ * one threat is one upsert per table and dimension, not 500.
+ *
+ * Rollups.  Two tables, rollup_h (per hour) and rollup_d (per day), with
+ * (dim, t, key) -> events, detections for the dimensions total, threat,
+ * client, URL, component and node.  The dashboard reads only these: buckets
+ * from the hourly totals, top-N from whole days plus the hours at either
+ * end of the range, so 30 days is 30 day rows per key, not 720 hour rows.
+ * Their resolution is an hour: a range is widened to whole hours.
+ *
+ * Pagination is by keyset on seq (the order of arrival), never OFFSET: a
+ * page is "seq < cursor ORDER BY seq DESC LIMIT n", as fast on page 10000
+ * as on page 1, and rows arriving meanwhile neither repeat nor hide rows.
+ *
+ * Free text: see docs/console-storage.md.  SQLite keeps the searchable text
+ * (every string value of the event but id and time) in an FTS5 table with
+ * the trigram tokenizer, which answers LIKE '%...%' from its index for
+ * strings of 3 characters or more; PostgreSQL keeps it in a column with a
+ * pg_trgm GIN index answering ILIKE.  Both are substring matches, as the
+ * API promises, not word matches. */
+#include "console/store-int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bulwark/core.h"
+#include "core/buf.h"
+
+static void ftext_walk(json_t *v, bw_buf_t *b, int top)
+{
+    if (json_is_string(v)) {
+        if (b->len)
+            bw_buf_append(b, " ", 1);
+        bw_buf_append(b, json_string_value(v), json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            if (top && (!strcmp(k, "id") || !strcmp(k, "time")))
+                continue;
+            ftext_walk(x, b, 0);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) ftext_walk(x, b, 0);
+    }
+}
+
+char *bw_store_ftext(const char *json, size_t len)
+{
+    json_t *v = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+    bw_buf_t b = { 0 };
+    if (v)
+        ftext_walk(v, &b, 1);
+    json_decref(v);
+    bw_buf_append(&b, "", 1);
+    if (b.oom) {
+        bw_buf_free(&b);
+        return strdup("");
+    }
+    /* A NUL inside a string would cut the text: make it a space. */
+    for (size_t i = 0; i + 1 < b.len; i++)
+        if (!b.p[i])
+            b.p[i] = ' ';
+    return b.p;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int rollup_cmp(const void *pa, const void *pb)
+{
+    const bw_rollup_t *a = pa, *b = pb;
+    if (a->day != b->day)
+        return a->day - b->day;
+    if (a->dim != b->dim)
+        return a->dim - b->dim;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+static int is_detection(const char *type)
+{
+    return type && (!strcmp(type, "detection") || !strcmp(type, "alert"));
+}
+
+/* The batch's rollup lines, summed per (table, dim, t, key) and sorted, so
+ * concurrent writers take row locks in one order (PostgreSQL). */
+static bw_rollup_t *batch_rollups(const bw_store_event_t *ev, const unsigned char *ins, size_t n,
+                                  size_t *nout)
+{
+    bw_rollup_t *r = malloc((n * 2 * BW_DIM_COUNT + 1) * sizeof *r);
+    size_t k = 0;
+    if (!r)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!ins[i])
+            continue;
+        int64_t sec = floor_div(ev[i].time_us, 1000000);
+        const char *keys[BW_DIM_COUNT] = { "", ev[i].threat, ev[i].client, ev[i].object,
+                                           ev[i].component, ev[i].node };
+        int det = is_detection(ev[i].type);
+        for (int day = 0; day < 2; day++) {
+            int64_t w = day ? 86400 : 3600;
+            for (int d = 0; d < BW_DIM_COUNT; d++) {
+                if (!keys[d] || (d && !keys[d][0]))
+                    continue;
+                r[k++] = (bw_rollup_t){ day, d, floor_div(sec, w) * w, keys[d], 1, det };
+            }
+        }
+    }
+    qsort(r, k, sizeof *r, rollup_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (m && !rollup_cmp(&r[m - 1], &r[i])) {
+            r[m - 1].events += r[i].events;
+            r[m - 1].detections += r[i].detections;
+        } else {
+            r[m++] = r[i];
+        }
+    }
+    *nout = m;
+    return r;
+}
+
+int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, size_t *added,
+                        size_t *dups, bw_err_t *err)
+{
+    size_t a = 0;
+    if (added)
+        *added = 0;
+    if (dups)
+        *dups = 0;
+    if (n == 0)
+        return BW_OK;
+    for (size_t i = 0; i < n; i++)
+        if (!ev[i].id || !ev[i].json)
+            return bw_err_set(err, "event %zu: no id or no JSON", i);
+    char **ft = calloc(n, sizeof *ft);
+    unsigned char *ins = calloc(n, 1);
+    int rc = ft && ins ? BW_OK : bw_err_set(err, "out of memory");
+    for (size_t i = 0; rc == BW_OK && i < n; i++)
+        if (!(ft[i] = bw_store_ftext(ev[i].json, ev[i].json_len)))
+            rc = bw_err_set(err, "out of memory");
+    void *c = NULL;
+    if (rc == BW_OK) {
+        c = bw_store_conn(st);
+        rc = st->ops->exec(c, st->ops->begin_write, NULL, 0, NULL, err);
+        if (rc != BW_OK) {
+            bw_store_release(st, c);
+            c = NULL;
+        }
+    }
+    if (rc == BW_OK)
+        rc = st->ops->insert_events(c, ev, ft, n, bw_store_now_us(), ins, err);
+    if (rc == BW_OK) {
+        for (size_t i = 0; i < n; i++)
+            a += ins[i];
+        size_t nr = 0;
+        bw_rollup_t *r = batch_rollups(ev, ins, n, &nr);
+        if (!r)
+            rc = bw_err_set(err, "out of memory");
+        else if (nr)
+            rc = st->ops->upsert_rollups(c, r, nr, err);
+        free(r);
+    }
+    if (rc == BW_OK && a) {
+        bw_sqlv_t p[1] = { SQLV_I(a) };
+        rc = st->ops->exec(c, "UPDATE counters SET n = n + ?1 WHERE name = 'events'", p, 1, NULL, err);
+    }
+    if (c) {
+        if (rc == BW_OK && st->ops->exec(c, "COMMIT", NULL, 0, NULL, err) != BW_OK)
+            rc = BW_ERR;
+        if (rc != BW_OK)
+            st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
+        bw_store_release(st, c);
+    }
+    for (size_t i = 0; ft && i < n; i++)
+        free(ft[i]);
+    free(ft);
+    free(ins);
+    if (rc == BW_OK) {
+        if (added)
+            *added = a;
+        if (dups)
+            *dups = n - a;
+    }
+    return rc;
+}
+
+/* ---- queries ------------------------------------------------------------------ */
+
+/* A LIKE pattern matching s anywhere.  SQLite (FTS5 trigram, which ignores
+ * ESCAPE): each % and _ of s becomes _ (any one character) and the caller
+ * checks the exact substring too; PostgreSQL: escaped with backslashes. */
+static char *like_pattern(const char *s, int pg, int *needs_exact)
+{
+    size_t n = strlen(s);
+    char *p = malloc(2 * n + 3), *q = p;
+    if (!p)
+        return NULL;
+    *needs_exact = 0;
+    *q++ = '%';
+    for (const char *c = s; *c; c++) {
+        if (*c == '%' || *c == '_' || (pg && *c == '\\')) {
+            if (pg) {
+                *q++ = '\\';
+                *q++ = *c;
+            } else {
+                *q++ = '_';
+                *needs_exact = 1;
+            }
+        } else {
+            *q++ = *c;
+        }
+    }
+    *q++ = '%';
+    *q = 0;
+    return p;
+}
+
+#define MAXP 24
+
+json_t *bw_store_query_events(bw_store_t *st, const bw_store_filter_t *f, bw_err_t *err)
+{
+    int pg = st->ops->pg;
+    int fts = !pg && ((f->text && *f->text) || (f->threat && *f->threat));
+    const char *K = fts ? "f.rowid" : "e.seq";
+    size_t limit = f->limit < 1 ? 100 : f->limit > 1000 ? 1000 : f->limit;
+    bw_sqlv_t p[MAXP];
+    char *pats[2] = { NULL, NULL };
+    int np = 0;
+    bw_buf_t b = { 0 };
+    bw_buf_puts(&b, fts ? "SELECT e.seq, e.json, e.received FROM events_fts f CROSS JOIN events e "
+                          "ON e.seq = f.rowid WHERE 1 = 1"
+                        : "SELECT e.seq, e.json, e.received FROM events e WHERE 1 = 1");
+    if (f->from_us) {
+        p[np++] = SQLV_I(f->from_us);
+        bw_buf_printf(&b, " AND e.time >= ?%d", np);
+    }
+    if (f->to_us) {
+        p[np++] = SQLV_I(f->to_us);
+        bw_buf_printf(&b, " AND e.time < ?%d", np);
+    }
+    /* Exact matches: the column comes from this fixed table, the value is bound. */
+    static const struct { const char *col; size_t off; } exact[] = {
+        { "node", offsetof(bw_store_filter_t, node) },
+        { "component", offsetof(bw_store_filter_t, component) },
+        { "type", offsetof(bw_store_filter_t, type) },
+        { "client", offsetof(bw_store_filter_t, client) },
+        { "action", offsetof(bw_store_filter_t, action) },
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        const char *v = *(const char *const *)((const char *)f + exact[i].off);
+        if (!v)
+            continue;
+        p[np++] = SQLV_S(v);
+        bw_buf_printf(&b, " AND e.%s = ?%d", exact[i].col, np);
+    }
+    if (f->min_severity > 0) {
+        p[np++] = SQLV_I(f->min_severity);
+        bw_buf_printf(&b, " AND e.severity >= ?%d", np);
+    }
+    const char *subs[2] = { f->threat, f->text };
+    const char *fcol[2] = { "threat", "body" }, *pcol[2] = { "threat", "ftext" };
+    for (int i = 0; i < 2; i++) {
+        if (!subs[i] || !*subs[i])
+            continue;
+        int exact_too = 0;
+        if (!(pats[i] = like_pattern(subs[i], pg, &exact_too))) {
+            bw_buf_free(&b);
+            free(pats[0]);
+            bw_err_set(err, "out of memory");
+            return NULL;
+        }
+        p[np++] = SQLV_S(pats[i]);
+        if (pg) {
+            bw_buf_printf(&b, " AND e.%s ILIKE ?%d ESCAPE '\\'", pcol[i], np);
+        } else {
+            bw_buf_printf(&b, " AND f.%s LIKE ?%d", fcol[i], np);
+            if (exact_too) {
+                p[np++] = SQLV_S(subs[i]);
+                bw_buf_printf(&b, " AND instr(lower(f.%s), lower(?%d)) > 0", fcol[i], np);
+            }
+        }
+    }
+    if (f->after_seq > 0) {
+        p[np++] = SQLV_I(f->after_seq);
+        bw_buf_printf(&b, " AND %s > ?%d", K, np);
+    } else if (f->before_seq > 0) {
+        p[np++] = SQLV_I(f->before_seq);
+        bw_buf_printf(&b, " AND %s < ?%d", K, np);
+    }
+    p[np++] = SQLV_I(limit);
+    bw_buf_printf(&b, " ORDER BY %s %s LIMIT ?%d", K, f->after_seq > 0 ? "ASC" : "DESC", np);
+    bw_buf_append(&b, "", 1);
+    bw_rows_t r;
+    int rc = b.oom ? bw_err_set(err, "out of memory")
+                   : bw_store_exec(st, NULL, b.p, p, np, &r, err);
+    bw_buf_free(&b);
+    free(pats[0]);
+    free(pats[1]);
+    if (rc != BW_OK)
+        return NULL;
+    json_t *a = json_array();
+    int64_t last = 0;
+    for (size_t i = 0; i < r.nrows; i++) {
+        json_t *e = json_loads(bw_rows_get(&r, i, 1), JSON_ALLOW_NUL, NULL);
+        if (!json_is_object(e)) {
+            json_decref(e);
+            e = json_object();
+        }
+        last = bw_rows_int(&r, i, 0);
+        json_object_set_new(e, "seq", json_integer(last));
+        json_object_set_new(e, "received", json_integer(bw_rows_int(&r, i, 2)));
+        json_array_append_new(a, e);
+    }
+    json_t *next;
+    if (f->after_seq > 0)  /* follow mode: where to continue, always */
+        next = json_integer(r.nrows ? last : f->after_seq);
+    else
+        next = r.nrows == limit ? json_integer(last) : json_null();
+    bw_rows_free(&r);
+    return json_pack("{s:o,s:o}", "events", a, "next_cursor", next);
+}
+
+json_t *bw_store_get_event(bw_store_t *st, const char *id, int *rcp, bw_err_t *err)
+{
+    bw_rows_t r;
+    bw_sqlv_t p[1] = { SQLV_S(id) };
+    if (rcp)
+        *rcp = BW_ERR;
+    if (bw_store_exec(st, NULL, "SELECT seq, json, received FROM events WHERE id = ?1", p, 1, &r,
+                      err) != BW_OK)
+        return NULL;
+    json_t *e = NULL;
+    if (r.nrows) {
+        e = json_loads(bw_rows_get(&r, 0, 1), JSON_ALLOW_NUL, NULL);
+        if (!json_is_object(e)) {
+            json_decref(e);
+            e = json_object();
+        }
+        json_object_set_new(e, "seq", json_integer(bw_rows_int(&r, 0, 0)));
+        json_object_set_new(e, "received", json_integer(bw_rows_int(&r, 0, 2)));
+        if (rcp)
+            *rcp = BW_OK;
+    } else {
+        bw_err_set(err, "event %s: not found", id);
+        if (rcp)
+            *rcp = BW_DECLINED;
+    }
+    bw_rows_free(&r);
+    return e;
+}
+
+/* ---- stats ------------------------------------------------------------------------ */
+
+static json_t *top(bw_store_t *st, void *c, int dim, int64_t from, int64_t d0, int64_t d1, int64_t to,
+                   size_t n, bw_err_t *err)
+{
+    bw_sqlv_t p[6] = { SQLV_I(dim), SQLV_I(d0), SQLV_I(d1), SQLV_I(from), SQLV_I(to), SQLV_I(n) };
+    bw_rows_t r;
+    if (bw_store_exec(st, c, "SELECT key, SUM(ev), SUM(det) FROM ("
+                      "SELECT key, events AS ev, detections AS det FROM rollup_d WHERE dim = ?1 AND t >= ?2 AND t < ?3 "
+                      "UNION ALL SELECT key, events, detections FROM rollup_h WHERE dim = ?1 AND t >= ?4 AND t < ?2 "
+                      "UNION ALL SELECT key, events, detections FROM rollup_h WHERE dim = ?1 AND t >= ?3 AND t < ?5"
+                      ") x GROUP BY key ORDER BY 2 DESC, key LIMIT ?6", p, 6, &r, err) != BW_OK)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; i < r.nrows; i++)
+        json_array_append_new(a, json_pack("{s:s,s:I,s:I}", "name", bw_rows_get(&r, i, 0), "count",
+                                           (json_int_t)bw_rows_int(&r, i, 1), "detections",
+                                           (json_int_t)bw_rows_int(&r, i, 2)));
+    bw_rows_free(&r);
+    return a;
+}
+
+#define MAX_BUCKETS 10000
+
+json_t *bw_store_stats(bw_store_t *st, int64_t from_us, int64_t to_us, int bucket_s, size_t top_n,
+                       bw_err_t *err)
+{
+    /* Hour resolution: the range widens to whole hours, a bucket is a whole
+     * number of hours. */
+    int64_t from = floor_div(from_us, 1000000 * (int64_t)3600) * 3600;
+    int64_t to = -floor_div(-to_us, 1000000 * (int64_t)3600) * 3600;
+    if (to <= from)
+        to = from + 3600;
+    int64_t bucket = bucket_s <= 3600 ? 3600 : ((int64_t)bucket_s + 3599) / 3600 * 3600;
+    while ((to - from) / bucket > MAX_BUCKETS)
+        bucket *= 2;
+    if (top_n == 0 || top_n > 1000)
+        top_n = 10;
+    int64_t d0 = -floor_div(-from, 86400) * 86400, d1 = floor_div(to, 86400) * 86400;
+    if (d1 <= d0)
+        d0 = d1 = to;
+    void *c = bw_store_conn(st);
+    json_t *res = NULL;
+    /* One read transaction: buckets, tops and totals from one snapshot. */
+    if (st->ops->exec(c, "BEGIN", NULL, 0, NULL, err) != BW_OK)
+        goto out;
+    bw_sqlv_t p[3] = { SQLV_I(from), SQLV_I(to), SQLV_I(bucket) };
+    bw_rows_t r;
+    if (bw_store_exec(st, c, "SELECT (t - ?1) / ?3, SUM(events), SUM(detections) FROM rollup_h "
+                      "WHERE dim = 0 AND t >= ?1 AND t < ?2 GROUP BY 1 ORDER BY 1", p, 3, &r, err) != BW_OK)
+        goto end;
+    int64_t nb = (to - from + bucket - 1) / bucket, te = 0, td = 0;
+    json_t *buckets = json_array();
+    size_t j = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t e = 0, d = 0;
+        if (j < r.nrows && bw_rows_int(&r, j, 0) == i) {
+            e = bw_rows_int(&r, j, 1);
+            d = bw_rows_int(&r, j, 2);
+            j++;
+        }
+        te += e;
+        td += d;
+        json_array_append_new(buckets, json_pack("{s:I,s:I,s:I}", "t", (json_int_t)(from + i * bucket),
+                                                 "events", (json_int_t)e, "detections", (json_int_t)d));
+    }
+    bw_rows_free(&r);
+    json_t *tt = top(st, c, BW_DIM_THREAT, from, d0, d1, to, top_n, err);
+    json_t *tc = tt ? top(st, c, BW_DIM_CLIENT, from, d0, d1, to, top_n, err) : NULL;
+    json_t *tu = tc ? top(st, c, BW_DIM_URL, from, d0, d1, to, top_n, err) : NULL;
+    json_t *tm = tu ? top(st, c, BW_DIM_COMPONENT, from, d0, d1, to, top_n, err) : NULL;
+    json_t *tn = tm ? top(st, c, BW_DIM_NODE, from, d0, d1, to, top_n, err) : NULL;
+    if (!tn) {
+        json_decref(buckets), json_decref(tt), json_decref(tc), json_decref(tu), json_decref(tm);
+        goto end;
+    }
+    res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I},s:I,s:I,s:I}", "buckets", buckets,
+                    "top_threats", tt, "top_clients", tc, "top_urls", tu, "by_component", tm, "by_node",
+                    tn, "totals", "events", (json_int_t)te, "detections", (json_int_t)td, "from",
+                    (json_int_t)from, "to", (json_int_t)to, "bucket", (json_int_t)bucket);
+end:
+    st->ops->exec(c, "COMMIT", NULL, 0, NULL, NULL);
+out:
+    bw_store_release(st, c);
+    return res;
+}
+
+/* ---- retention ------------------------------------------------------------------------ */
+
+/* Deletes in slices of 10000 rows, each its own transaction, so ingestion
+ * is never blocked for long behind a big purge. */
+static int delete_slices(bw_store_t *st, const char *sel, bw_sqlv_t v, int64_t *deleted, bw_err_t *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE %s "
+             "ORDER BY seq LIMIT 10000)", sel);
+    for (;;) {
+        void *c = bw_store_conn(st);
+        bw_rows_t r = { 0 };
+        int rc = st->ops->exec(c, st->ops->begin_write, NULL, 0, NULL, err);
+        if (rc == BW_OK)
+            rc = st->ops->exec(c, sql, &v, 1, &r, err);
+        if (rc == BW_OK && r.changes) {
+            bw_sqlv_t p[1] = { SQLV_I(r.changes) };
+            rc = st->ops->exec(c, "UPDATE counters SET n = n - ?1 WHERE name = 'events'", p, 1, NULL, err);
+        }
+        if (rc == BW_OK)
+            rc = st->ops->exec(c, "COMMIT", NULL, 0, NULL, err);
+        if (rc != BW_OK)
+            st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
+        bw_store_release(st, c);
+        if (rc != BW_OK)
+            return BW_ERR;
+        *deleted += r.changes;
+        if (r.changes < 10000)
+            return BW_OK;
+    }
+}
+
+int bw_store_retain(bw_store_t *st, int64_t max_age_s, int64_t max_events, int64_t *deleted,
+                    bw_err_t *err)
+{
+    int64_t del = 0;
+    if (deleted)
+        *deleted = 0;
+    if (max_age_s > 0) {
+        int64_t cut_us = bw_store_now_us() - max_age_s * 1000000;
+        if (delete_slices(st, "time < ?1", SQLV_I(cut_us), &del, err) != BW_OK)
+            return BW_ERR;
+        /* The rollups keep history beyond a count limit (the dashboard's
+         * long-term view) but not beyond the age limit: whole hours and days
+         * older than it go. */
+        int64_t cut = floor_div(cut_us, 1000000);
+        bw_sqlv_t p[1] = { SQLV_I(cut) };
+        if (bw_store_exec(st, NULL, "DELETE FROM rollup_h WHERE t + 3600 <= ?1", p, 1, NULL, err) != BW_OK
+            || bw_store_exec(st, NULL, "DELETE FROM rollup_d WHERE t + 86400 <= ?1", p, 1, NULL, err) != BW_OK)
+            return BW_ERR;
+    }
+    if (max_events > 0) {
+        bw_rows_t r;
+        bw_sqlv_t p[1] = { SQLV_I(max_events) };
+        /* The newest max_events stay; "oldest" is by arrival (seq). */
+        if (bw_store_exec(st, NULL, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?1", p, 1,
+                          &r, err) != BW_OK)
+            return BW_ERR;
+        int64_t cut = r.nrows ? bw_rows_int(&r, 0, 0) : 0;
+        bw_rows_free(&r);
+        if (cut && delete_slices(st, "seq <= ?1", SQLV_I(cut), &del, err) != BW_OK)
+            return BW_ERR;
+    }
+    if (deleted)
+        *deleted = del;
+    return BW_OK;
+}
+
+int64_t bw_store_event_count(bw_store_t *st)
+{
+    bw_rows_t r;
+    bw_err_t e;
+    if (bw_store_exec(st, NULL, "SELECT n FROM counters WHERE name = 'events'", NULL, 0, &r, &e) != BW_OK)
+        return -1;
+    int64_t n = r.nrows ? bw_rows_int(&r, 0, 0) : -1;
+    bw_rows_free(&r);
+    return n;
+}
