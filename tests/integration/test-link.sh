@@ -179,4 +179,39 @@ check "link: ... and bulwarkd keeps serving" icap_ping "$P"
 
 bw_stop
 bw_log_clean "link" "$TMP/bulwarkd.log"
+
+# --- the shipper's privileges: it drops to User ----------------------------------------
+# A second node with User = bulwark: its shipper runs as bulwark, enrols
+# (writing CredentialFile as bulwark into a directory of bulwark's) and
+# delivers, and can still get a reload done by the supervisor (root).
+P2=$(free_port)
+U=$TMP/userhome
+mkdir -m 0750 "$U" && chown bulwark:bulwark "$U"
+chmod 0755 "$TMP/ca"; chmod 0644 "$CA"
+TOKEN2=$(enroll_token default)
+bw_write_conf "$TMP/user.conf" "$P2" \
+    "icapserver.process.User=bulwark" \
+    "events.NodeName=user-$P2" \
+    "events.SpoolDirectory=$U/spool" \
+    "console.Url=$CURL_URL" \
+    "console.CAFile=$CA" \
+    "console.EnrollToken=$TOKEN2" \
+    "console.CredentialFile=$U/node.cred" \
+    "console.PollInterval=1s" \
+    "console.MaxRetryInterval=2s" \
+    "console.PolicyFile=$U/policy.conf"
+bw_start "$TMP/user.conf" "$TMP/user.log" "$P2" || { notok "link: bulwarkd with User = bulwark starts"; exit 1; }
+SHIP=$(pgrep -P "$BW_PID" -x bulwarkd-ship)
+expect_eq "link: the shipper runs as User (bulwark)" "$(ps -o user= -p "${SHIP:-1}" 2>&1 | tr -d ' ')" bulwark
+check "link: ... enrols as bulwark" wait_until 30 test -s "$U/node.cred"
+expect_eq "link: ... its CredentialFile is bulwark's, mode 0600" "$(stat -c '%U %a' "$U/node.cred" 2>&1)" "bulwark 600"
+NODE2=$(jq -r .node_id "$U/node.cred")
+P=$P2; NODE_ID=$NODE2
+cic -f "$TMP/eicar.com" -resp "http://link-test.example/as-user"
+user_detection() { [ "$(api GET "/api/v1/events?type=detection&node=user-$P2" | jq '.events | length')" -ge 1 ]; }
+check "link: ... delivers the node's detections" wait_until 30 user_detection
+expect_match "link: ... and gets a reload done through the supervisor's channel" "$(task reload)" \
+    "^done reload: configuration reloaded"
+bw_stop
+bw_log_clean "link (User = bulwark)" "$TMP/user.log"
 console_stop
