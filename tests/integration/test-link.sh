@@ -148,6 +148,11 @@ expect_match "link: task quarantine.delete is done" "$r" "^done deleted $QID"
 check "link: ... the object is gone from the quarantine" test ! -e "$Q/$QID.bwq"
 r=$(task quarantine.delete "{\"id\":\"$QID\"}")
 expect_match "link: quarantine.delete of a missing object fails with why" "$r" "^failed .*no such object"
+# update runs `bulwark update`; this node has no update source, so it fails,
+# and the task says why in bulwark update's own words.
+r=$(task update)
+expect_match "link: task update runs bulwark update and reports its failure" "$r" \
+    "^failed update failed \(exit [0-9]+\): .*[A-Za-z]"
 r=$(task unblock '{"address":"10.1.2.3"}')
 expect_eq "link: task unblock fails with the reason" "$r" "failed no network sensor on this node"
 has_task_events() {
