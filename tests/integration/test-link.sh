@@ -23,7 +23,11 @@ check "link: the console makes an enrolment token" test -n "$TOKEN"
 P=$(free_port)
 Q=$TMP/quarantine
 mkdir -m 700 "$Q"
+# its own copy of the test database: the update task's `bulwark update` makes
+# BASES.d/.lock beside it, which must not land in the source tree
+cp -r "$TESTDB" "$TMP/db"
 bw_write_conf "$TMP/node.conf" "$P" \
+    "path.BasesPath=$TMP/db" \
     "icapserver.actions.InfectedAction=quarantine" \
     "quarantine.QuarantineDir=$Q" \
     "events.NodeName=node-$P" \
