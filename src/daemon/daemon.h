@@ -51,7 +51,8 @@ typedef struct bw_daemon {
     const bw_icap_conf_t *ic;
     const struct bw_stats_conf *sc;
     const struct bw_notify_conf *nc;
-    const struct bw_clamd_conf *cc;       /* NULL until the clamd module is linked */
+    const struct bw_clamd_conf *cc;
+    const struct bw_events_conf *ec;      /* [events] */       /* NULL until the clamd module is linked */
     bw_engine_t *engine;                  /* one reference, owned */
     struct bw_groups *groups;             /* owned */
     bw_listener_t listeners[BW_MAX_LISTENERS];
@@ -94,6 +95,9 @@ int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
  * resolved: every listener has fd -1), no report log created, the workers'
  * directories checked but not created (generation.c, dirs.c say what). */
 int bw_gen_check(const char *conf_path, bw_daemon_t **out, bw_err_t *err);
+/* bulwark.conf with the console policy ([console] PolicyFile) over it when
+ * that file exists: what every generation is built from. */
+int bw_gen_conf_load(const char *conf_path, bw_conf_state_t **st, bw_err_t *err);
 /* Reads only the configuration (for a reload: does the engine change?). */
 int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err);
 /* Do two configurations name the same databases and cache? */
@@ -109,6 +113,13 @@ void bw_gen_free(bw_daemon_t *d);
 int bw_dirs_prepare(const bw_daemon_t *d, int check, bw_err_t *err);
 /* bw_load_opts_t.note for the daemon: the reason goes to the log. */
 void bw_dirs_cache_note(void *arg, const char *msg);
+
+/* daemon-events.c: this process's event writer and the daemon's events. */
+void bw_devents_setup(const bw_daemon_t *d, const char *who);
+void bw_devents_started(const bw_daemon_t *d);
+void bw_devents_stopped(void);
+void bw_devents_reload(int ok, const char *msg);
+void bw_devents_worker_died(int index, int pid, int status);
 
 /* ---- loader.c -------------------------------------------------------------- */
 /* Compiles databases in a child process, so the supervisor keeps supervising
