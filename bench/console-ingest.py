@@ -25,6 +25,13 @@ def bodies(tag, node, batches, size):
     return out
 
 def worker(url, cred, payloads, start, q):
+    # Any failure is reported to the parent, which would otherwise wait forever.
+    try:
+        post_all(url, cred, payloads, start, q)
+    except Exception as e:
+        q.put(("error", repr(e)))
+
+def post_all(url, cred, payloads, start, q):
     u = urllib.parse.urlparse(url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
     start.wait()
