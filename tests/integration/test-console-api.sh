@@ -393,3 +393,7 @@ for m, p in routes:
 PY
 )
 expect_eq "console-api: docs/console-openapi.yaml describes every /api/v1 route" "${missing:-none}" none
+
+# ---- docs/console-keys.md is the generated key reference ------------------------------------------
+expect_eq "console-api: docs/console-keys.md agrees with --config-doc" \
+    "$(tail -n +6 "$ROOT/docs/console-keys.md" | md5sum)" "$("$CONSOLE" --config-doc | md5sum)"
