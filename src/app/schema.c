@@ -6,7 +6,9 @@
 #include "app/daemon-conf.h"
 #include "app/stats-conf.h"
 #include "clamd/clamd-conf.h"
+#include "events/events-conf.h"
 #include "icap/icap-conf.h"
+#include "link/link-conf.h"
 #include "policy/groups.h"
 #include "policy/notify.h"
 #include "quarantine/quarantine.h"
@@ -18,6 +20,8 @@ static const bw_conf_table_t *const tables[] = {
     &bw_clamd_conf_table,
     &bw_quar_conf_table,
     &bw_update_conf_table,
+    &bw_events_conf_table,
+    &bw_link_conf_table,
 };
 
 const bw_conf_schema_t bw_app_schema = {tables, sizeof tables / sizeof *tables};

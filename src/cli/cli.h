@@ -138,6 +138,8 @@ int bw_cmd_db(int argc, char **argv);
 int bw_cmd_update(int argc, char **argv);  /* cmd-update.c */
 int bw_cmd_quarantine(int argc, char **argv); /* cmd-quarantine.c */
 int bw_cmd_ctl(int argc, char **argv);   /* cmd-ctl.c */
+int bw_cmd_events(int argc, char **argv);  /* cmd-events.c */
+int bw_cmd_console(int argc, char **argv); /* cmd-console.c */
 
 /* main.c: the top-level usage text. */
 void bw_cli_usage(FILE *f);

@@ -25,6 +25,8 @@ void bw_cli_usage(FILE *f)
             "  quarantine COMMAND [ID]       list, show, restore or delete quarantined objects\n"
             "  ctl COMMAND                   control bulwarkd: start, stop, restart, status,\n"
             "                                reload, reload-bases, stats\n"
+            "  events --console URL [...]    the events bulwark-console holds (--follow)\n"
+            "  console enroll [...]          enrol this node with bulwark-console\n"
             "  help [COMMAND]                this text, or a command's help\n"
             "\n"
             "Options:\n"
@@ -56,6 +58,10 @@ static int help(int argc, char **argv)
             return bw_cmd_quarantine(2, hargv);
         if (strcmp(argv[1], "ctl") == 0)
             return bw_cmd_ctl(2, hargv);
+        if (strcmp(argv[1], "events") == 0)
+            return bw_cmd_events(2, hargv);
+        if (strcmp(argv[1], "console") == 0)
+            return bw_cmd_console(2, hargv);
         fprintf(stderr, "bulwark: unknown command '%s'\n", argv[1]);
         bw_cli_usage(stderr);
         return BW_EXIT_ERROR;
@@ -81,6 +87,10 @@ int main(int argc, char **argv)
         return bw_cmd_quarantine(argc - 1, argv + 1);
     if (strcmp(cmd, "ctl") == 0)
         return bw_cmd_ctl(argc - 1, argv + 1);
+    if (strcmp(cmd, "events") == 0)
+        return bw_cmd_events(argc - 1, argv + 1);
+    if (strcmp(cmd, "console") == 0)
+        return bw_cmd_console(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
         return help(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0)

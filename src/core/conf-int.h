@@ -14,6 +14,7 @@
 typedef struct conf_slot {
     unsigned line;        /* first line that set it explicitly; 0: default/inherited */
     bool parsed;          /* the storage holds a parsed value to release */
+    bool over;            /* set by the overlay file (line is a line of it) */
     BW_VEC(char *) raw;   /* the file texts parsed into it, in order (explicit only) */
 } conf_slot_t;
 
@@ -39,6 +40,7 @@ typedef struct conf_grec {
 
 struct bw_conf_state {
     char *source;         /* file name for messages */
+    char *overlay;        /* overlay file name (bw_conf_load_overlay) or NULL */
     char *dir;            /* absolute directory that resolves relative paths */
     const bw_conf_schema_t *schema;
     conf_tstate_t *tabs;  /* parallel to schema->tables */

@@ -47,6 +47,7 @@ typedef struct loader {
     size_t len, pos;
     unsigned line;
     bool in_section;
+    bool overlay;                /* the second file of bw_conf_load_overlay */
     const char *sec;             /* current section, the schema's spelling */
     const char *group;           /* current group or NULL */
     bool failed;
@@ -223,6 +224,7 @@ void bw_conf_free(bw_conf_state_t *st)
         free(st->grecs.v[i].group);
     bw_vec_free(&st->grecs);
     free(st->source);
+    free(st->overlay);
     free(st->dir);
     free(st);
 }
@@ -282,6 +284,31 @@ static int store_default(const bw_conf_state_t *st, const bw_conf_key_t *k, conf
         p += n + (p[n] == '\n');
     }
     return BW_OK;
+}
+
+/* Forgets what the base file set for one key, so that an overlay's value
+ * replaces it (a repeatable key's whole list, not one element). */
+static void slot_clear(const bw_conf_key_t *k, conf_inst_t *in, size_t ki)
+{
+    conf_slot_t *slot = &in->slots[ki];
+    void *dst = in->data + k->offset;
+    if (k->flags & BW_CONF_REPEATABLE) {
+        bw_conf_list_t *l = dst;
+        size_t es = bw_conf_elem_size(k);
+        for (size_t i = 0; i < l->n; i++)
+            bw_conf_value_free(k, (unsigned char *)l->items + i * es);
+        free(l->items);
+        l->items = NULL;
+        l->n = 0;
+    } else if (slot->parsed) {
+        bw_conf_value_free(k, dst);
+        memset(dst, 0, bw_conf_slot_size(k));
+    }
+    slot->parsed = false;
+    for (size_t i = 0; i < slot->raw.n; i++)
+        free(slot->raw.v[i]);
+    slot->raw.n = 0;
+    slot->line = 0;
 }
 
 /* ---- the line reader and the inih handler ------------------------------ */
@@ -517,6 +544,10 @@ static int handler(void *user, const char *section, const char *name, const char
         return fail(L), 0;
     }
     conf_slot_t *slot = &in->slots[ki];
+    if (L->overlay && slot->line && !slot->over)
+        slot_clear(k, in, ki); /* the overlay's value replaces the base file's */
+    if (L->overlay)
+        slot->over = true;
     if (slot->line && !(k->flags & BW_CONF_REPEATABLE)) {
         bw_err_set(L->err, "%s:%u: %s: given twice (first at line %u)", L->name, L->line, k->name,
                    slot->line);
@@ -560,7 +591,8 @@ static int finish(bw_conf_state_t *st, bw_err_t *err)
                 for (size_t i = 0; bs->line && i < bs->raw.n && !r; i++)
                     r = store(st, row, in, k, bs->raw.v[i], err);
                 if (r && bs->line)
-                    return bw_err_prefix(err, "%s:%u: %s", st->source, bs->line, row->name);
+                    return bw_err_prefix(err, "%s:%u: %s", bs->over ? st->overlay : st->source,
+                                         bs->line, row->name);
                 if (r)
                     return bw_err_prefix(err, "table %s: [%s] %s: bad default '%s'", tab->name,
                                          row->section, row->name, row->def);
@@ -620,8 +652,29 @@ static char *dir_of(const char *name)
 static pthread_mutex_t inih_lock = PTHREAD_MUTEX_INITIALIZER;
 static char inline_prefixes[] = ";#";
 
-int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const char *text,
-                     size_t len, bw_conf_state_t **out, bw_err_t *err)
+/* One file's pass of the loader over a state: the base file, or the overlay
+ * whose keys replace the base's values.  Called with inih_lock held. */
+static bool parse_pass(bw_conf_state_t *st, const char *name, const char *text, size_t len,
+                       bool overlay, bw_err_t *err)
+{
+    loader_t L = {.st = st, .name = name, .buf = text, .len = text ? len : 0, .err = err,
+                  .overlay = overlay};
+    int r = ini_parse_stream(reader, &L, handler, &L);
+    if (!L.failed && r == -2) {
+        bw_err_set(err, "%s: out of memory", name);
+        L.failed = true;
+    } else if (!L.failed && r) {
+        /* inih stops at the first error, so the last line read is the bad one. */
+        bw_err_set(err, "%s:%d: syntax error in '%s' (expected [section] or Key = value)", name, r,
+                   (unsigned)r == L.line ? L.snippet : "?");
+        L.failed = true;
+    }
+    return !L.failed;
+}
+
+static int load_texts(const bw_conf_schema_t *schema, const char *name, const char *text,
+                      size_t len, const char *oname, const char *otext, size_t olen,
+                      bw_conf_state_t **out, bw_err_t *err)
 {
     if (bw_conf_schema_check(schema, err))
         return BW_ERR;
@@ -632,9 +685,10 @@ int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const cha
         return bw_err_set(err, "%s: out of memory", name);
     st->schema = schema;
     st->source = strdup(name);
+    st->overlay = oname ? strdup(oname) : NULL;
     st->dir = dir_of(name);
     st->tabs = calloc(schema->ntables ? schema->ntables : 1, sizeof *st->tabs);
-    if (!st->source || !st->dir || !st->tabs) {
+    if (!st->source || !st->dir || !st->tabs || (oname && !st->overlay)) {
         bw_conf_free(st);
         return bw_err_set(err, "%s: out of memory", name);
     }
@@ -645,7 +699,6 @@ int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const cha
             return bw_err_set(err, "%s: out of memory", name);
         }
     }
-    loader_t L = {.st = st, .name = st->source, .buf = text, .len = text ? len : 0, .err = err};
     pthread_mutex_lock(&inih_lock);
     ini_allow_multiline = false;
     ini_allow_bom = true;
@@ -657,18 +710,11 @@ int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const cha
     ini_allow_realloc = false;
     ini_max_line = BW_CONF_MAX_LINE + 3;
     ini_initial_alloc = BW_CONF_MAX_LINE + 3;
-    int r = ini_parse_stream(reader, &L, handler, &L);
+    bool ok = parse_pass(st, st->source, text, len, false, err);
+    if (ok && oname)
+        ok = parse_pass(st, st->overlay, otext, olen, true, err);
     pthread_mutex_unlock(&inih_lock);
-    if (!L.failed && r == -2) {
-        bw_err_set(err, "%s: out of memory", name);
-        L.failed = true;
-    } else if (!L.failed && r) {
-        /* inih stops at the first error, so the last line read is the bad one. */
-        bw_err_set(err, "%s:%d: syntax error in '%s' (expected [section] or Key = value)", name, r,
-                   (unsigned)r == L.line ? L.snippet : "?");
-        L.failed = true;
-    }
-    if (L.failed || finish(st, err)) {
+    if (!ok || finish(st, err)) {
         bw_conf_free(st);
         return BW_ERR;
     }
@@ -676,8 +722,22 @@ int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const cha
     return BW_OK;
 }
 
-int bw_conf_load(const bw_conf_schema_t *schema, const char *path, bw_conf_state_t **out,
-                 bw_err_t *err)
+int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const char *text,
+                     size_t len, bw_conf_state_t **out, bw_err_t *err)
+{
+    return load_texts(schema, name, text, len, NULL, NULL, 0, out, err);
+}
+
+int bw_conf_load_buf_overlay(const bw_conf_schema_t *schema, const char *name, const char *text,
+                             size_t len, const char *oname, const char *otext, size_t olen,
+                             bw_conf_state_t **out, bw_err_t *err)
+{
+    return load_texts(schema, name, text, len, oname ? oname : "(overlay)", otext, olen, out,
+                      err);
+}
+
+/* Reads a whole configuration file (at most BW_CONF_MAX_FILE bytes). */
+static int read_file(const char *path, char **out, size_t *outlen, bw_err_t *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -720,8 +780,31 @@ int bw_conf_load(const bw_conf_schema_t *schema, const char *path, bw_conf_state
         free(buf);
         return bw_err_set(err, "%s: larger than %u bytes", path, BW_CONF_MAX_FILE);
     }
-    int r = bw_conf_load_buf(schema, path, buf, len, out, err);
+    *out = buf;
+    *outlen = len;
+    return BW_OK;
+}
+
+int bw_conf_load(const bw_conf_schema_t *schema, const char *path, bw_conf_state_t **out,
+                 bw_err_t *err)
+{
+    return bw_conf_load_overlay(schema, path, NULL, out, err);
+}
+
+int bw_conf_load_overlay(const bw_conf_schema_t *schema, const char *path, const char *overlay,
+                         bw_conf_state_t **out, bw_err_t *err)
+{
+    char *buf, *obuf = NULL;
+    size_t len, olen = 0;
+    if (read_file(path, &buf, &len, err))
+        return BW_ERR;
+    if (overlay && read_file(overlay, &obuf, &olen, err)) {
+        free(buf);
+        return BW_ERR;
+    }
+    int r = load_texts(schema, path, buf, len, overlay, obuf, olen, out, err);
     free(buf);
+    free(obuf);
     return r;
 }
 
@@ -788,4 +871,9 @@ bool bw_conf_has_group(const bw_conf_state_t *st, const char *section, const cha
 const char *bw_conf_source(const bw_conf_state_t *st)
 {
     return st ? st->source : NULL;
+}
+
+const char *bw_conf_overlay(const bw_conf_state_t *st)
+{
+    return st ? st->overlay : NULL;
 }

@@ -44,6 +44,19 @@ int bw_conf_load(const bw_conf_schema_t *schema, const char *path, bw_conf_state
  * relative paths. */
 int bw_conf_load_buf(const bw_conf_schema_t *schema, const char *name, const char *text,
                      size_t len, bw_conf_state_t **out, bw_err_t *err);
+/* Loads `path`, then the overlay file `overlay` (NULL: none, as
+ * bw_conf_load) over it: every key the overlay sets replaces the base file's
+ * value for that key (a repeatable key's whole list), in the base sections
+ * or a group's; keys it does not set keep the base's.  Both files are
+ * checked as one configuration; an error in the overlay names the overlay
+ * file and its line.  Relative paths resolve against the base's directory.
+ * (This is how a console policy, a bulwark.conf fragment, is applied over
+ * bulwark.conf: docs/console-nodes.md.) */
+int bw_conf_load_overlay(const bw_conf_schema_t *schema, const char *path, const char *overlay,
+                         bw_conf_state_t **out, bw_err_t *err);
+int bw_conf_load_buf_overlay(const bw_conf_schema_t *schema, const char *name, const char *text,
+                             size_t len, const char *oname, const char *otext, size_t olen,
+                             bw_conf_state_t **out, bw_err_t *err);
 void bw_conf_free(bw_conf_state_t *st);
 
 /* The module struct of `table` as loaded: for `group` NULL (or a group the
@@ -68,6 +81,8 @@ bool bw_conf_has_group(const bw_conf_state_t *st, const char *section, const cha
                        unsigned *line);
 /* The file name the state was loaded from. */
 const char *bw_conf_source(const bw_conf_state_t *st);
+/* The overlay file's name, or NULL when loaded without one. */
+const char *bw_conf_overlay(const bw_conf_state_t *st);
 
 /* Prints the effective configuration as a loadable INI file: every key of
  * every base section with its value, then each group section with the keys

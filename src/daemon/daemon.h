@@ -94,6 +94,9 @@ int bw_gen_build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
  * resolved: every listener has fd -1), no report log created, the workers'
  * directories checked but not created (generation.c, dirs.c say what). */
 int bw_gen_check(const char *conf_path, bw_daemon_t **out, bw_err_t *err);
+/* bulwark.conf with the console policy ([console] PolicyFile) over it when
+ * that file exists: what every generation is built from. */
+int bw_gen_conf_load(const char *conf_path, bw_conf_state_t **st, bw_err_t *err);
 /* Reads only the configuration (for a reload: does the engine change?). */
 int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err);
 /* Do two configurations name the same databases and cache? */

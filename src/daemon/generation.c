@@ -37,12 +37,45 @@
 #include "clamd/clamd-conf.h"
 #include "daemon/daemon.h"
 #include "icap/icap-tls.h"
+#include "link/link-conf.h"
+#include "link/link.h"
 #include "policy/groups.h"
 #include "policy/notify.h"
 
+/* bulwark.conf, then the console's policy over it when there is one
+ * ([console] PolicyFile, docs/console-nodes.md): start, -t and reload all
+ * see the same combined configuration.  The base is loaded first to learn
+ * where the policy is; a policy that does not load fails the whole load, so
+ * a reload leaves the running generation as it was (the link validates a
+ * policy before it writes PolicyFile, so this is a second line of defence). */
+int bw_gen_conf_load(const char *conf_path, bw_conf_state_t **st, bw_err_t *err)
+{
+    bw_conf_state_t *base = NULL;
+    if (bw_conf_load(&bw_app_schema, conf_path, &base, err) != BW_OK)
+        return BW_ERR;
+    const bw_link_conf_t *lc = bw_conf_get(base, &bw_link_conf_table, NULL);
+    struct stat sb;
+    if (!lc || !lc->policy_file || !lc->policy_file[0] || stat(lc->policy_file, &sb) != 0) {
+        *st = base;
+        return BW_OK;
+    }
+    char *policy = strdup(lc->policy_file);
+    bw_conf_free(base);
+    if (!policy)
+        return bw_err_set(err, "out of memory");
+    /* PolicyFile is written by the shipper, which runs as User: the
+     * allow-list is enforced here too, so nobody who can write it as User
+     * gains what a policy may not set (link-policy.c). */
+    int r = bw_link_policy_file_allowed(policy, err);
+    if (r == BW_OK)
+        r = bw_conf_load_overlay(&bw_app_schema, conf_path, policy, st, err);
+    free(policy);
+    return r;
+}
+
 int bw_gen_conf_peek(const char *conf_path, bw_conf_state_t **st, bw_err_t *err)
 {
-    return bw_conf_load(&bw_app_schema, conf_path, st, err);
+    return bw_gen_conf_load(conf_path, st, err);
 }
 
 static int same_str(const char *a, const char *b)
@@ -328,7 +361,7 @@ static int build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
         return bw_err_set(err, "out of memory");
     d->report_fd = -1;
     d->conf_path = conf_path;
-    if (bw_conf_load(&bw_app_schema, conf_path, &d->st, err) != BW_OK)
+    if (bw_gen_conf_load(conf_path, &d->st, err) != BW_OK)
         goto fail;
     d->dc = bw_conf_get(d->st, &bw_daemon_conf_table, NULL);
     d->ic = bw_conf_get(d->st, &bw_icap_conf_table, NULL);

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     bw_err_t err;
     if (print_config) {
         bw_conf_state_t *st = NULL;
-        if (bw_conf_load(&bw_app_schema, conf_path, &st, &err) != BW_OK) {
+        if (bw_gen_conf_load(conf_path, &st, &err) != BW_OK) {
             fprintf(stderr, "bulwarkd: %s\n", err.msg);
             return 2;
         }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The control socket's verbs (the plumbing is control.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -232,4 +233,43 @@ void bw_sup_ctl_close_all(sup_t *s)
             close(s->ctl[i].fd);
             s->ctl[i].fd = -1;
         }
+}
+
+/* ---- the shipper's channel (shipper.c says why) ----------------------------- */
+
+/* One request: a command and, in SCM_RIGHTS, the socket that gets the
+ * answer.  Only the verbs the shipper needs; anything else is refused. */
+void bw_sup_on_shipper(sup_t *s)
+{
+    for (int k = 0; k < 8; k++) {
+        char line[64];
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {line, sizeof line - 1};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                           .msg_controllen = sizeof cbuf};
+        ssize_t r = recvmsg(s->ship_fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return;
+        if (r == 0) { /* the shipper is gone; its exit is reaped elsewhere */
+            close(s->ship_fd);
+            s->ship_fd = -1;
+            return;
+        }
+        line[r] = '\0';
+        int fd = -1;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+                cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+                memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+        if (fd < 0)
+            continue;
+        int fl = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        if (!strcmp(line, "status") || !strcmp(line, "reload") || !strcmp(line, "reload-bases"))
+            dispatch(s, fd, line);
+        else
+            bw_ctl_reply(fd, 0, "the shipper may ask only for status, reload, reload-bases\n");
+    }
 }

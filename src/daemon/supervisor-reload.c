@@ -62,6 +62,7 @@ static void commit(sup_t *s, bw_daemon_t *g, const char *what)
     s->nold++;
     bw_sup_signal_generation(s, old, SIGTERM);
     bw_sup_set_metrics(s, g);
+    bw_sup_set_shipper(s, g);
     const bw_db_info_t *info = bw_engine_info(g->engine);
     char msg[1024];
     snprintf(msg, sizeof msg,

@@ -58,6 +58,11 @@ typedef struct sup {
     pid_t metrics_pid;
     time_t metrics_started;
     char metrics_addr[320];
+    /* The shipper (shipper.c): its pid, its channel, what it was started from */
+    pid_t ship_pid;
+    time_t ship_started;
+    int ship_fd;                  /* the supervisor's end of the channel; -1: none */
+    char ship_sig[8192];
     int sigfd, timerfd, ctlfd;
     /* Reloads */
     int pending;                  /* RELOAD_* bits asked and not started */
@@ -83,6 +88,9 @@ void bw_sup_start_generation(sup_t *s, bw_daemon_t *g);
 unsigned bw_sup_alive_of(const sup_t *s, const bw_daemon_t *g);
 void bw_sup_signal_generation(sup_t *s, const bw_daemon_t *g, int sig);
 void bw_sup_set_metrics(sup_t *s, const bw_daemon_t *g);
+void bw_sup_set_shipper(sup_t *s, const bw_daemon_t *g);
+/* supervisor-ctl.c: a request from the shipper's channel */
+void bw_sup_on_shipper(sup_t *s);
 /* supervisor-reload.c */
 void bw_sup_request_reload(sup_t *s, int what, int client);
 void bw_sup_try_start_reload(sup_t *s);

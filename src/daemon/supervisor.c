@@ -45,6 +45,7 @@
 #include "clamd/clamd.h"
 #include "daemon/control.h"
 #include "daemon/daemon.h"
+#include "daemon/shipper.h"
 #include "daemon/stats.h"
 #include "daemon/supervisor-t.h"
 #include "policy/groups.h"
@@ -73,6 +74,8 @@ static void close_supervisor_fds(sup_t *s)
     close(s->timerfd);
     if (s->ctlfd >= 0)
         close(s->ctlfd);
+    if (s->ship_fd >= 0)
+        close(s->ship_fd);
     for (int i = 0; i < s->nwaiters; i++)
         close(s->waiters[i]);
     for (int i = 0; i < s->nrwaiters; i++)
@@ -232,6 +235,81 @@ void bw_sup_set_metrics(sup_t *s, const bw_daemon_t *g)
     s->metrics_pid = spawn_metrics(s);
 }
 
+/* ---- shipper process (shipper.c) ------------------------------------------------ */
+
+static pid_t spawn_shipper(sup_t *s)
+{
+    if (!strcmp(s->ship_sig, "-"))
+        return 0;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv)) {
+        bw_log(BW_LOG_ERR, "socketpair (shipper): %s", strerror(errno));
+        return 0;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        close(sv[0]);
+        close_supervisor_fds(s);
+        close_other_generations(s, NULL); /* it serves no listener of ours */
+        child_signals_default();
+        signal(SIGUSR2, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        int fl = fcntl(sv[1], F_GETFL);
+        fcntl(sv[1], F_SETFL, fl & ~O_NONBLOCK);
+        bw_shipper_main(s->cur, sv[1]);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        bw_log(BW_LOG_ERR, "fork (shipper): %s", strerror(errno));
+        close(sv[0]);
+        return 0;
+    }
+    if (s->ship_fd >= 0)
+        close(s->ship_fd);
+    s->ship_fd = sv[0];
+    s->ship_started = time(NULL);
+    return pid;
+}
+
+/* SIGTERM, then SIGKILL after 5 s: the shipper may be inside a request
+ * (bounded) or waiting for the reload that is restarting it.  Killing it is
+ * safe: what it had not acknowledged is sent again by the next one. */
+static void stop_shipper(sup_t *s)
+{
+    if (s->ship_pid > 0) {
+        kill(s->ship_pid, SIGTERM);
+        uint64_t until = bw_clock_ms() + 5000;
+        while (waitpid(s->ship_pid, NULL, WNOHANG) == 0) {
+            if (bw_clock_ms() >= until) {
+                kill(s->ship_pid, SIGKILL);
+                waitpid(s->ship_pid, NULL, 0);
+                break;
+            }
+            usleep(20000);
+        }
+        s->ship_pid = 0;
+    }
+    if (s->ship_fd >= 0)
+        close(s->ship_fd);
+    s->ship_fd = -1;
+}
+
+void bw_sup_set_shipper(sup_t *s, const bw_daemon_t *g)
+{
+    char sig[sizeof s->ship_sig];
+    bw_shipper_signature(g, sig, sizeof sig);
+    if (!strcmp(sig, s->ship_sig) && (s->ship_pid > 0 || !strcmp(sig, "-")))
+        return;
+    stop_shipper(s);
+    snprintf(s->ship_sig, sizeof s->ship_sig, "%s", sig);
+    s->ship_pid = spawn_shipper(s);
+}
+
 /* ---- worker exits ------------------------------------------------------------ */
 
 static void forget_old_if_drained(sup_t *s)
@@ -254,6 +332,17 @@ static void forget_old_if_drained(sup_t *s)
 
 static void on_child_exit(sup_t *s, pid_t pid, int st)
 {
+    if (pid == s->ship_pid) {
+        s->ship_pid = 0;
+        if (!s->stopping) {
+            bw_log(BW_LOG_ERR, "shipper process (pid %d) ended (status %d); restarting", (int)pid,
+                   WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+            if (time(NULL) - s->ship_started < 1)
+                sleep(1);
+            s->ship_pid = spawn_shipper(s);
+        }
+        return;
+    }
     if (pid == s->metrics_pid) {
         s->metrics_pid = 0;
         if (!s->stopping) {
@@ -346,6 +435,8 @@ static void tick(sup_t *s)
         for (size_t i = 0; i < s->nkids; i++)
             if (s->kids[i].pid > 0)
                 kill(s->kids[i].pid, SIGKILL);
+        if (s->ship_pid > 0)
+            kill(s->ship_pid, SIGKILL);
         s->stop_deadline_ms = UINT64_MAX;
     }
 }
@@ -373,6 +464,8 @@ static void begin_stop(sup_t *s)
         }
     if (s->metrics_pid > 0)
         kill(s->metrics_pid, SIGTERM);
+    if (s->ship_pid > 0)
+        kill(s->ship_pid, SIGTERM);
 }
 
 static int anyone_alive(const sup_t *s)
@@ -380,7 +473,7 @@ static int anyone_alive(const sup_t *s)
     for (size_t i = 0; i < s->nkids; i++)
         if (s->kids[i].pid > 0)
             return 1;
-    return s->metrics_pid > 0;
+    return s->metrics_pid > 0 || s->ship_pid > 0;
 }
 
 static void on_signalfd(sup_t *s)
@@ -408,6 +501,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
     s->cur = first;
     s->started = time(NULL);
     s->ctlfd = -1;
+    s->ship_fd = -1;
     bw_sup_ctl_init(s);
     first->generation = 1;
     s->half = (unsigned)(first->nworkers > MAX_SLOTS_MIN ? first->nworkers : MAX_SLOTS_MIN);
@@ -458,6 +552,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
     }
     bw_sup_start_generation(s, first);
     bw_sup_set_metrics(s, first);
+    bw_sup_set_shipper(s, first);
     bw_log(BW_LOG_INFO, "%d worker(s) started", first->nworkers);
     bw_stats_set_workers_alive(s->stats, (unsigned)first->nworkers);
     bw_stats_set_workers_configured(s->stats, (unsigned)first->nworkers);
@@ -466,11 +561,15 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
     bw_sd_notify(ready);
 
     while (!s->stopping || anyone_alive(s)) {
-        struct pollfd p[4 + MAX_CTL_CONNS];
+        struct pollfd p[5 + MAX_CTL_CONNS];
         int n = 0;
         p[n++] = (struct pollfd){s->sigfd, POLLIN, 0};
         p[n++] = (struct pollfd){s->timerfd, POLLIN, 0};
-        int ictl = -1, iload = -1;
+        int ictl = -1, iload = -1, iship = -1;
+        if (s->ship_fd >= 0 && !s->stopping) {
+            iship = n;
+            p[n++] = (struct pollfd){s->ship_fd, POLLIN, 0};
+        }
         if (s->ctlfd >= 0 && !s->stopping) {
             ictl = n;
             p[n++] = (struct pollfd){s->ctlfd, POLLIN, 0};
@@ -506,12 +605,16 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
             bw_sup_ctl_on_clients(s, p + iclients, nclients);
         if (ictl >= 0 && p[ictl].revents)
             bw_sup_on_control(s);
+        if (iship >= 0 && s->ship_fd >= 0 && p[iship].revents)
+            bw_sup_on_shipper(s);
         if (iload >= 0 && s->loader && p[iload].revents)
             bw_sup_on_loader(s);
         reap(s); /* SIGCHLD can coalesce; reaping here too is cheap */
     }
     write_counters(s);
     bw_sup_ctl_close_all(s);
+    if (s->ship_fd >= 0)
+        close(s->ship_fd);
     if (s->ctlfd >= 0) {
         close(s->ctlfd);
         unlink(s->ctl_path);

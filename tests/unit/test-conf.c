@@ -810,6 +810,111 @@ TEST(doc_lists_every_key)
     free(buf);
 }
 
+/* ---- overlay files (a console policy over bulwark.conf) ---------------- */
+
+static bw_conf_state_t *load_over(const char *base, const char *over)
+{
+    bw_conf_state_t *st = NULL;
+    err.msg[0] = '\0';
+    if (bw_conf_load_buf_overlay(&schema, "/etc/bulwark/t.conf", base, strlen(base),
+                                 "/var/lib/bulwark/policy.conf", over, strlen(over), &st, &err))
+        return NULL;
+    return st;
+}
+
+TEST(overlay_replaces_base_values_and_keeps_the_rest)
+{
+    bw_conf_state_t *st = load_over("[icapserver.network]\nTimeout = 2m\n"
+                                    "[icapserver.actions]\nInfectedAction = deny\n"
+                                    "SuspiciousAction = skip\n"
+                                    "[icapserver.filter]\nExcludeMimeType = ^a/\n"
+                                    "ExcludeMimeType = ^b/\n",
+                                    "[icapserver.actions]\nInfectedAction = cure\n"
+                                    "[icapserver.filter]\nExcludeMimeType = ^c/\n"
+                                    "[icapserver.protocol]\nPreviewSize = 1K\n");
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    const policy_conf_t *p = bw_conf_get(st, &policy_table, NULL);
+    CHECK_EQ(p->infected, ACT_CURE);   /* replaced */
+    CHECK_EQ(p->suspicious, ACT_SKIP); /* the base's, untouched */
+    CHECK_EQ(p->exclude_mime.n, 1);    /* a list is replaced whole, not appended to */
+    CHECK_STR(STR(&p->exclude_mime, 0), "^c/");
+    CHECK_EQ(net(st)->timeout_ms, 120000);
+    CHECK_EQ(net(st)->preview, 1024);  /* set only by the overlay */
+    CHECK_EQ(bw_conf_line(st, &policy_table, NULL, "InfectedAction"), 2);
+    CHECK_STR(bw_conf_overlay(st), "/var/lib/bulwark/policy.conf");
+    CHECK_STR(bw_conf_source(st), "/etc/bulwark/t.conf");
+    bw_conf_free(st);
+}
+
+TEST(overlay_group_sections_and_inheritance)
+{
+    bw_conf_state_t *st = load_over("[icapserver.groups:kids]\nPriority = 1\n"
+                                    "[icapserver.actions]\nSuspiciousAction = skip\n"
+                                    "[icapserver.actions:kids]\nInfectedAction = skip\n",
+                                    "[icapserver.actions]\nSuspiciousAction = cure\n"
+                                    "[icapserver.actions:kids]\nInfectedAction = cure\n");
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    const policy_conf_t *kids = bw_conf_get(st, &policy_table, "kids");
+    CHECK_EQ(kids->infected, ACT_CURE);
+    CHECK_EQ(kids->suspicious, ACT_CURE); /* inherits the overlaid base value */
+    bw_conf_free(st);
+}
+
+TEST(overlay_errors_name_the_overlay_file_and_line)
+{
+    bw_conf_state_t *st = load_over("[icapserver.actions]\nInfectedAction = deny\n",
+                                    "\n[icapserver.actions]\nInfectedAction = explode\n");
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err.msg, "/var/lib/bulwark/policy.conf:3: InfectedAction");
+    st = load_over("[icapserver.actions]\n", "[icapserver.actoins]\n");
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err.msg, "/var/lib/bulwark/policy.conf:1:");
+    /* Twice in the overlay is still twice. */
+    st = load_over("[icapserver.actions]\nInfectedAction = deny\n",
+                   "[icapserver.actions]\nInfectedAction = skip\nInfectedAction = cure\n");
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err.msg, "/var/lib/bulwark/policy.conf:3: InfectedAction: given twice");
+    /* Cross-key checks see the combined result. */
+    st = load_over("[icapserver.filter]\nMaxReqLength = 10M\n",
+                   "[icapserver.filter]\nMinLength = 20M\n");
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err.msg, "MinLength is above MaxReqLength");
+    /* Errors in the base still name the base. */
+    st = load_over("[icapserver.actions]\nInfectedAction = x\n", "");
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err.msg, "/etc/bulwark/t.conf:2:");
+}
+
+TEST(overlay_from_files)
+{
+    char base[] = "/tmp/bw-test-conf-XXXXXX", over[] = "/tmp/bw-test-over-XXXXXX";
+    int fd = mkstemp(base), fo = mkstemp(over);
+    CHECK(fd >= 0 && fo >= 0);
+    const char *b = "[icapserver.network]\nTimeout = 2m\n";
+    const char *o = "[icapserver.network]\nTimeout = 3m\n";
+    CHECK_EQ(write(fd, b, strlen(b)), (long long)strlen(b));
+    CHECK_EQ(write(fo, o, strlen(o)), (long long)strlen(o));
+    close(fd);
+    close(fo);
+    bw_conf_state_t *st = NULL;
+    CHECK_EQ(bw_conf_load_overlay(&schema, base, over, &st, &err), BW_OK);
+    CHECK(st && net(st)->timeout_ms == 180000);
+    bw_conf_free(st);
+    st = NULL;
+    CHECK_EQ(bw_conf_load_overlay(&schema, base, NULL, &st, &err), BW_OK);
+    CHECK(st && net(st)->timeout_ms == 120000 && bw_conf_overlay(st) == NULL);
+    bw_conf_free(st);
+    unlink(over);
+    st = NULL;
+    CHECK_EQ(bw_conf_load_overlay(&schema, base, over, &st, &err), BW_ERR);
+    CHECK_CONTAINS(err.msg, over);
+    unlink(base);
+}
+
 int main(void)
 {
     return t_run();
