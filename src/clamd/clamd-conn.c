@@ -39,6 +39,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "events/event.h"
 #include "clamd/clamd-int.h"
 #include "core/stats.h"
 
@@ -674,6 +675,49 @@ static void log_found(conn_t *c, const bw_buf_t *b)
     }
 }
 
+/* A `detection` event per FOUND line (docs/events.md): the path (or
+ * "stream"), the threat and the client.  The reply is what the client got,
+ * so the event says exactly that; "id: " of IDSESSION is taken off. */
+static void emit_found(conn_t *c, const bw_buf_t *b, unsigned id)
+{
+    if (!bw_event_enabled() || !b->len)
+        return;
+    const char *p = b->p, *end = b->p + b->len;
+    while (p < end) {
+        const char *e = p;
+        while (e < end && *e != '\n' && *e != '\0')
+            e++;
+        size_t n = (size_t)(e - p);
+        const char *line = p;
+        p = e + 1;
+        if (n <= 6 || memcmp(e - 6, " FOUND", 6))
+            continue;
+        char buf[4200];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n - 6), line);
+        char *s = buf;
+        if (id) {
+            char pre[16];
+            int k = snprintf(pre, sizeof pre, "%u: ", id);
+            if (!strncmp(s, pre, (size_t)k))
+                s += k;
+        }
+        char *sep = strstr(s, ": "), *next;
+        while (sep && (next = strstr(sep + 2, ": ")))
+            sep = next; /* the last ": " (a path may hold one) */
+        if (!sep)
+            continue;
+        *sep = '\0';
+        json_t *ev = bw_event_new("clamd", "detection", BW_SEV_HIGH);
+        bw_event_set_str(ev, "verdict", "FOUND");
+        bw_event_set_str(ev, "action", "report");
+        bw_event_add_str(ev, "threats", sep + 2);
+        json_t *o = bw_event_sub(ev, "object");
+        bw_event_set_str(o, "path", s);
+        bw_event_set_str(bw_event_sub(ev, "client"), "ip", c->peer);
+        bw_event_emit(ev);
+    }
+}
+
 void bw_clamd_conn_job_done(conn_t *c, job_t *j)
 {
     if (j->prev)
@@ -685,6 +729,7 @@ void bw_clamd_conn_job_done(conn_t *c, job_t *j)
     c->jobs--;
     if (!c->closing && j->reply.len) {
         log_found(c, &j->reply);
+        emit_found(c, &j->reply, j->id);
         if (j->reply.oom)
             REPLY(c, j->id, j->term, "Error processing command. ERROR");
         else

@@ -38,6 +38,7 @@
 #include "app/schema.h"
 #include "cli.h"
 #include "core/conf.h"
+#include "events/event.h"
 #include "update/update.h"
 
 enum {
@@ -262,11 +263,19 @@ static int run_once(const opts_t *o, const bw_conf_state_t *st)
         .log_arg = (void *)o,
         .stop = stop_requested,
     };
+    /* update.done / update.failed go to the node's event spool (docs/events.md) */
+    const bw_events_conf_t *ec = bw_conf_get(st, &bw_events_conf_table, NULL);
+    bw_err_t eerr;
+    if (ec && !o->dry_run && bw_event_setup(ec, &eerr) != BW_OK) {
+        stamp(stderr);
+        fprintf(stderr, "bulwark update: events not written: %s\n", eerr.msg);
+    }
     bw_update_report_t rep;
     if (o->rollback)
         bw_update_rollback(&req, &rep);
     else
         bw_update_run(&req, &rep);
+    bw_event_shutdown();
     return report(o, &rep);
 }
 

@@ -51,7 +51,8 @@ typedef struct bw_daemon {
     const bw_icap_conf_t *ic;
     const struct bw_stats_conf *sc;
     const struct bw_notify_conf *nc;
-    const struct bw_clamd_conf *cc;       /* NULL until the clamd module is linked */
+    const struct bw_clamd_conf *cc;
+    const struct bw_events_conf *ec;      /* [events] */       /* NULL until the clamd module is linked */
     bw_engine_t *engine;                  /* one reference, owned */
     struct bw_groups *groups;             /* owned */
     bw_listener_t listeners[BW_MAX_LISTENERS];
@@ -112,6 +113,13 @@ void bw_gen_free(bw_daemon_t *d);
 int bw_dirs_prepare(const bw_daemon_t *d, int check, bw_err_t *err);
 /* bw_load_opts_t.note for the daemon: the reason goes to the log. */
 void bw_dirs_cache_note(void *arg, const char *msg);
+
+/* daemon-events.c: this process's event writer and the daemon's events. */
+void bw_devents_setup(const bw_daemon_t *d, const char *who);
+void bw_devents_started(const bw_daemon_t *d);
+void bw_devents_stopped(void);
+void bw_devents_reload(int ok, const char *msg);
+void bw_devents_worker_died(int index, int pid, int status);
 
 /* ---- loader.c -------------------------------------------------------------- */
 /* Compiles databases in a child process, so the supervisor keeps supervising

@@ -11,6 +11,8 @@
  *   - QuarantineDir (when some action is `quarantine`): created with its
  *     missing parents, owned by the workers' user, mode 0700;
  *   - CorePath: created the same way if missing;
+ *   - the event spool (SpoolDirectory, when [events] Enable): created the
+ *     same way, mode 0750 (the supervisor writes its own segments there);
  *   - the spool for large objects (TMPDIR, else /tmp): must exist.
  * Then a child that has dropped to the workers' user checks that each one
  * is really writable for it (a parent it cannot enter, an ACL, a read-only
@@ -41,6 +43,7 @@
 
 #include "daemon/daemon.h"
 #include "icap/icap-service.h"
+#include "events/events-conf.h"
 #include "quarantine/quarantine.h"
 
 typedef struct wdir {
@@ -256,7 +259,7 @@ static int prepare_cache(const bw_daemon_t *d, bw_err_t *err)
 
 int bw_dirs_prepare(const bw_daemon_t *d, int check, bw_err_t *err)
 {
-    wdir_t w[3];
+    wdir_t w[4];
     size_t n = 0;
     const bw_quar_conf_t *qc = bw_conf_get(d->st, &bw_quar_conf_table, NULL);
     if (qc && qc->dir && qc->dir[0] && uses_quarantine(d)) {
@@ -268,6 +271,14 @@ int bw_dirs_prepare(const bw_daemon_t *d, int check, bw_err_t *err)
         w[n] = (wdir_t){.path = d->dc->core_path, .mode = 0700, .create = 1};
         where_of(w[n].where, sizeof w[n].where, d, &bw_daemon_conf_table, "CorePath",
                  d->dc->core_path);
+        n++;
+    }
+    /* The event spool: every worker writes its own segments there, the
+     * supervisor (root) too; files take the directory's owner (evspool.c). */
+    if (d->ec && d->ec->enable && d->ec->spool_dir && d->ec->spool_dir[0]) {
+        w[n] = (wdir_t){.path = d->ec->spool_dir, .mode = 0750, .create = 1};
+        where_of(w[n].where, sizeof w[n].where, d, &bw_events_conf_table, "SpoolDirectory",
+                 d->ec->spool_dir);
         n++;
     }
     const char *tmp = getenv("TMPDIR");

@@ -36,6 +36,7 @@
 #include "clamd/clamd.h"
 #include "clamd/clamd-conf.h"
 #include "daemon/daemon.h"
+#include "events/events-conf.h"
 #include "icap/icap-tls.h"
 #include "link/link-conf.h"
 #include "link/link.h"
@@ -368,6 +369,7 @@ static int build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
     d->sc = bw_conf_get(d->st, &bw_stats_conf_table, NULL);
     d->nc = bw_conf_get(d->st, &bw_notify_conf_table, NULL);
     d->cc = bw_conf_get(d->st, &bw_clamd_conf_table, NULL);
+    d->ec = bw_conf_get(d->st, &bw_events_conf_table, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d->nworkers = d->dc->max_children ? (int)d->dc->max_children : (int)(cores > 0 ? cores : 1);
     if (bw_groups_build(d->st, &d->groups, err) != BW_OK)

@@ -38,6 +38,7 @@ static void reload_done(sup_t *s, int ok, const char *msg)
     s->last_reload_ok = ok;
     snprintf(s->last_reload_msg, sizeof s->last_reload_msg, "%s", msg);
     bw_log(ok ? BW_LOG_INFO : BW_LOG_ERR, "reload: %s", msg);
+    bw_devents_reload(ok, msg);
     bw_sup_answer_waiters(s->rwaiters, &s->nrwaiters, ok, msg);
     s->running = 0;
     bw_sd_notify("READY=1");
@@ -54,6 +55,8 @@ static void commit(sup_t *s, bw_daemon_t *g, const char *what)
     g->stats = s->stats;
     register_groups(s, g);
     bw_stats_set_workers_configured(s->stats, (unsigned)g->nworkers);
+    if (s->running & RELOAD_CONF)
+        bw_devents_setup(g, "supervisor"); /* [events] as reloaded */
     bw_sup_start_generation(s, g);
     s->cur = g;
     uint64_t grace = old->dc ? old->dc->stop_timeout_ms : 30000;

@@ -364,6 +364,8 @@ static void on_child_exit(sup_t *s, pid_t pid, int st)
         bw_stats_worker_exited(s->stats, slot);
         k->pid = 0;
         int current = k->gen == s->cur && !s->stopping;
+        if (WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st)))
+            bw_devents_worker_died(k->index, (int)pid, st);
         if (WIFSIGNALED(st))
             bw_log(BW_LOG_ERR, "worker %d (pid %d) killed by signal %d (%s)%s%s", k->index,
                    (int)pid, WTERMSIG(st), strsignal(WTERMSIG(st)),
@@ -550,6 +552,8 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
             return 2;
         }
     }
+    bw_devents_setup(first, "supervisor");
+    bw_devents_started(first);
     bw_sup_start_generation(s, first);
     bw_sup_set_metrics(s, first);
     bw_sup_set_shipper(s, first);
@@ -612,6 +616,7 @@ int bw_supervise(bw_daemon_t *first, const char *conf_path, int foreground)
         reap(s); /* SIGCHLD can coalesce; reaping here too is cheap */
     }
     write_counters(s);
+    bw_devents_stopped();
     bw_sup_ctl_close_all(s);
     if (s->ship_fd >= 0)
         close(s->ship_fd);

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "daemon/daemon.h"
+#include "events/event.h"
 #include "clamd/clamd.h"
 #include "core/stats.h"
 #include "icap/icap-conn.h"
@@ -168,6 +169,7 @@ int bw_worker_run(const bw_daemon_t *d, int index)
         bw_log(BW_LOG_ERR, "worker %d: %s", index, err.msg);
         return 1;
     }
+    bw_devents_setup(d, "worker");
     if (listen_all(w, index, slot) != BW_OK)
         return 1;
     if (bw_notify_conf_enabled(d->nc))
@@ -204,5 +206,6 @@ int bw_worker_run(const bw_daemon_t *d, int index)
         fclose(w->env.report);
     bw_icap_env_free(&w->env);
     free(w);
+    bw_event_shutdown(); /* syncs and seals this worker's segment */
     return rc;
 }

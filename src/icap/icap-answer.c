@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events/event.h"
 #include "icap/icap-conn-t.h"
 #include "core/stats.h"
 #include "policy/notify.h"
@@ -260,6 +261,43 @@ static void count_and_notify(conn_t *c, bw_action_t a)
     }
 }
 
+/* The event of an answered object (docs/events.md): `detection` for every
+ * verdict other than CLEAN, `scan` for a clean one only with [events] Clean.
+ * No SHA-256: the engine digests an object only when a hash signature of its
+ * size exists, so there is none to reuse; the quarantine.stored event carries
+ * the SHA-256 of what was stored. */
+static bw_event_severity_t bw_icap_event_severity(bw_status_t st)
+{
+    switch (st) {
+    case BW_INFECTED: return BW_SEV_HIGH;
+    case BW_SUSPICIOUS: case BW_CURED: return BW_SEV_MEDIUM;
+    case BW_CLEAN: return BW_SEV_INFO;
+    default: return BW_SEV_LOW; /* warnings, limits, errors, encrypted */
+    }
+}
+
+static void emit_event(conn_t *c, bw_action_t a)
+{
+    int clean = c->verdict.status == BW_CLEAN;
+    if (clean ? !bw_event_clean_enabled() : !bw_event_enabled())
+        return;
+    json_t *ev = bw_event_new("icap", clean ? "scan" : "detection",
+                              bw_icap_event_severity(c->verdict.status));
+    bw_event_set_str(ev, "verdict", bw_status_name(c->verdict.status));
+    bw_event_set_str(ev, "action", c->excluded ? "excluded" : clean ? "allow" : action_name(a));
+    for (size_t i = 0; i < c->verdict.nthreats; i++)
+        bw_event_add_str(ev, "threats", c->verdict.threats[i].name);
+    json_t *o = bw_event_sub(ev, "object");
+    bw_event_set_str(o, "url", c->url);
+    bw_event_set_int(o, "size", (int64_t)c->body_bytes);
+    json_t *cl = bw_event_sub(ev, "client");
+    bw_event_set_str(cl, "ip", c->client_ip);
+    bw_event_set_str(cl, "user", c->user);
+    bw_event_set_str(cl, "group", c->group ? c->group : "default");
+    bw_event_set_str(ev, "method", bw_icap_method_name(c->method));
+    bw_event_emit(ev);
+}
+
 /* The `quarantine` action: the object as the daemon holds it goes to the
  * quarantine store, off the loop (src/quarantine/quarantine-job.c); the
  * client gets the deny's answer.  The raw spool is handed over: after a
@@ -313,6 +351,7 @@ void bw_conn_answer_verdict(conn_t *c)
     c->w->requests++;
     report_line(c, a);
     count_and_notify(c, a);
+    emit_event(c, a);
     if (a == BW_ACT_QUARANTINE)
         quarantine_object(c);
     if (c->early) {

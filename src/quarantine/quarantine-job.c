@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "events/event.h"
 #include "quarantine/quarantine-job.h"
 #include "quarantine/quarantine.h"
 
@@ -77,6 +78,31 @@ static void job_free(job_t *j)
 
 static void kick(void);
 
+/* quarantine.stored (docs/events.md): the id is the SHA-256 of what was stored. */
+static void emit_stored(const bw_quar_meta_t *m)
+{
+    if (!bw_event_enabled())
+        return;
+    json_t *ev = bw_event_new("quarantine", "quarantine.stored", BW_SEV_MEDIUM);
+    bw_event_set_str(bw_event_sub(ev, "quarantine"), "id", m->sha256);
+    bw_event_set_str(ev, "verdict", m->status);
+    bw_event_set_str(ev, "action", "quarantine");
+    for (size_t i = 0; i < m->nthreats && i < BW_QUAR_MAX_THREATS; i++)
+        bw_event_add_str(ev, "threats", m->threats[i]);
+    json_t *o = bw_event_sub(ev, "object");
+    bw_event_set_str(o, strstr(m->origin, "://") ? "url" : "path", m->origin);
+    bw_event_set_int(o, "size", (int64_t)m->size);
+    bw_event_set_str(o, "sha256", m->sha256);
+    json_t *c = bw_event_sub(ev, "client");
+    bw_event_set_str(c, "ip", m->client);
+    bw_event_set_str(c, "user", m->user);
+    bw_event_set_str(c, "group", m->group);
+    bw_event_set_str(ev, "method", m->method);
+    if (m->partial)
+        bw_event_set_str(ev, "message", "partial: the stored bytes are not the whole object");
+    bw_event_emit(ev);
+}
+
 static void after(uv_work_t *req, int status)
 {
     job_t *j = req->data;
@@ -85,9 +111,11 @@ static void after(uv_work_t *req, int status)
                uv_strerror(status));
     else if (j->rc != BW_OK)
         bw_log(BW_LOG_WARN, "quarantine: %s: not stored: %s", j->meta.origin, j->err.msg);
-    else
+    else {
         bw_log(BW_LOG_INFO, "quarantine: %s stored as %s (%llu bytes%s)", j->meta.origin,
                j->meta.sha256, (unsigned long long)j->meta.size, j->meta.partial ? ", partial" : "");
+        emit_stored(&j->meta);
+    }
     q.running = 0;
     q.queued--;
     q.mem -= j->mem;

@@ -32,6 +32,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "events/event.h"
 #include "quarantine/quarantine-int.h"
 
 /* A temporary file older than this is left over from a crash. */
@@ -504,6 +505,19 @@ static int place(const char *tmp, const char *to, bool force)
     return 0;
 }
 
+/* quarantine.restored / quarantine.deleted, from whichever process does it
+ * (a console task in the shipper; the CLI when it set events up). */
+static void emit_quar(const char *type, const char *id, const char *to)
+{
+    if (!bw_event_enabled())
+        return;
+    json_t *ev = bw_event_new("quarantine", type, BW_SEV_INFO);
+    bw_event_set_str(bw_event_sub(ev, "quarantine"), "id", id);
+    if (to)
+        bw_event_set_str(bw_event_sub(ev, "object"), "path", to);
+    bw_event_emit(ev);
+}
+
 int bw_quar_restore(bw_quar_store_t *s, const char *id, const char *to, bool force,
                     bw_err_t *err)
 {
@@ -567,6 +581,7 @@ int bw_quar_restore(bw_quar_store_t *s, const char *id, const char *to, bool for
             snprintf(err->msg + l, sizeof err->msg - l, "; nothing restored");
         return BW_ERR;
     }
+    emit_quar("quarantine.restored", id, target);
     return BW_OK;
 }
 
@@ -586,5 +601,6 @@ int bw_quar_delete(bw_quar_store_t *s, const char *id, bw_err_t *err)
         return bw_err_set(err, "%s/%s: %s", s->dir, obj, strerror(e1));
     if (r2 != 0 && e2 != ENOENT)
         return bw_err_set(err, "%s/%s: %s", s->dir, rec, strerror(e2));
+    emit_quar("quarantine.deleted", id, NULL);
     return BW_OK;
 }

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "bulwark/bulwark.h"
+#include "events/event.h"
 #include "update/update-int.h"
 
 #define SIG_MAX 4096  /* a signature file larger than this is not ours */
@@ -682,6 +683,32 @@ static void close_run(run_t *r)
     bw_store_close(&r->store);
 }
 
+/* update.done (a new set in place, or rolled back) / update.failed
+ * (docs/events.md); "up to date" makes no event (hourly noise). */
+static void emit_update(const bw_update_req_t *req, const bw_update_report_t *rep)
+{
+    int failed = rep->outcome == BW_UPDATE_FAILED || rep->failure != BW_UPDATE_FAIL_NONE;
+    if (!bw_event_enabled() || req->dry_run ||
+        (!failed && rep->outcome != BW_UPDATE_UPDATED && rep->outcome != BW_UPDATE_ROLLED_BACK))
+        return;
+    json_t *ev = bw_event_new("update", failed ? "update.failed" : "update.done",
+                              failed ? BW_SEV_HIGH : BW_SEV_INFO);
+    json_t *db = bw_event_sub(ev, "db");
+    if (rep->have_to)
+        bw_event_set_int(db, "version", (int64_t)rep->to);
+    else if (rep->have_from)
+        bw_event_set_int(db, "version", (int64_t)rep->from);
+    if (rep->signatures)
+        bw_event_set_int(db, "signatures", (int64_t)rep->signatures);
+    if (failed)
+        bw_event_set_str(ev, "error", rep->post_error[0] ? rep->post_error : rep->message);
+    else
+        bw_event_set_str(ev, "message", rep->outcome == BW_UPDATE_ROLLED_BACK
+                                            ? "rolled back to the previous set"
+                                            : "a new signature set is in place");
+    bw_event_emit(ev);
+}
+
 static int result(const bw_update_report_t *rep)
 {
     return rep->outcome != BW_UPDATE_FAILED && rep->failure == BW_UPDATE_FAIL_NONE ? BW_OK
@@ -730,6 +757,7 @@ int bw_update_run(const bw_update_req_t *req, bw_update_report_t *rep)
         run_post_cmd(&r);
 out:
     close_run(&r);
+    emit_update(req, rep);
     return result(rep);
 }
 
@@ -785,5 +813,6 @@ int bw_update_rollback(const bw_update_req_t *req, bw_update_report_t *rep)
 out:
     free(prev);
     close_run(&r);
+    emit_update(req, rep);
     return result(rep);
 }

@@ -64,10 +64,11 @@ bw_write_conf() {
         "path.ControlSocket=$TMP/ctl-$port.sock" \
         "path.PidFile=$TMP/bulwarkd-$port.pid" \
         "icapserver.process.User=" \
+        "events.SpoolDirectory=$TMP/events-$port" \
         "$@" <<'EOF'
 import sys, collections
 src, out, sets = sys.argv[1], sys.argv[2], sys.argv[3:]
-# The first eight settings are this library's defaults (the test's own
+# The first nine settings are this library's defaults (the test's own
 # control socket and pid file; workers stay root so they can write the
 # test's private temporary files); a key the caller sets replaces them, and
 # a key the caller repeats gets several lines.
@@ -75,7 +76,7 @@ over = collections.OrderedDict()
 for i, s in enumerate(sets):
     k, v = s.split("=", 1)
     sec, key = k.rsplit(".", 1)
-    who = "lib" if i < 8 else "caller"
+    who = "lib" if i < 9 else "caller"
     if (sec, key) not in over or over[(sec, key)][0] != who:
         over[(sec, key)] = [who]
     over[(sec, key)].append(v)
