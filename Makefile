@@ -158,10 +158,14 @@ CREATE_USER ?= yes
 # The packaging files name the standard paths; this follows the variables.
 PKG_STAGE := $(BUILD)/pkg
 PKG_SED := sed -e 's|/usr/sbin/bulwarkd|$(SBINDIR)/bulwarkd|g' -e 's|/usr/bin/bulwark|$(BINDIR)/bulwark|g' \
+  -e 's|/usr/sbin/bulwark-console|$(SBINDIR)/bulwark-console|g' \
   -e 's|/usr/share/bulwark|$(DATADIR)/bulwark|g' -e 's|/etc/bulwark|$(SYSCONFDIR)/bulwark|g' \
   -e 's|/var/lib/bulwark|$(LOCALSTATEDIR)/lib/bulwark|g' -e 's|/var/log/bulwark|$(LOCALSTATEDIR)/log/bulwark|g' \
   -e 's|/run/bulwark|$(RUNSTATEDIR)/bulwark|g'
-PKG_UNITS := bulwarkd.service bulwark-update.service bulwark-update.timer
+PKG_UNITS := bulwarkd.service bulwark-update.service bulwark-update.timer bulwark-console.service
+# The console's web UI (src/console/ui, kept with its sub-directories).
+CONSOLE_UI := $(shell cd src/console/ui 2>/dev/null && find . -type f ! -name '.*' | sed 's|^\./||' | sort)
+CONSOLE_UI_DIRS := $(sort $(filter-out ./,$(dir $(CONSOLE_UI))))
 PKG_TEMPLATES := $(notdir $(wildcard conf/templates/*.html))
 PKG_TESTDB := $(notdir $(wildcard db/test/*))
 D := $(DESTDIR)
@@ -170,7 +174,7 @@ BW_LOG := $(LOCALSTATEDIR)/log/bulwark
 
 .PHONY: install uninstall man install-check
 install-check:
-	@for f in $(BULWARK) $(BULWARKD); do [ -x "$$f" ] || { \
+	@for f in $(BULWARK) $(BULWARKD) $(BULWARK_CONSOLE); do [ -x "$$f" ] || { \
 	  echo "make install: $$f is missing: run 'make BUILD=$(BUILD) build' first" >&2; exit 1; }; done
 
 # bulwark.conf(5): the template with the key reference of the built bulwarkd.
@@ -183,14 +187,21 @@ install: man
 	@rm -rf $(PKG_STAGE) && mkdir -p $(PKG_STAGE)
 	packaging/system-conf.sh conf/bulwark.conf $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR) $(RUNSTATEDIR) > $(PKG_STAGE)/bulwark.conf
 	@set -e; for f in $(addprefix packaging/systemd/,$(PKG_UNITS)) man/bulwark.1 man/bulwarkd.8 \
-	  $(BUILD)/man/bulwark.conf.5; do $(PKG_SED) "$$f" > $(PKG_STAGE)/$$(basename $$f); done; \
-	  for f in init.d/bulwarkd logrotate/bulwark sysusers.d/bulwark.conf tmpfiles.d/bulwark.conf; do \
+	  man/bulwark-console.8 conf/console.conf $(BUILD)/man/bulwark.conf.5; do $(PKG_SED) "$$f" > $(PKG_STAGE)/$$(basename $$f); done; \
+	  for f in init.d/bulwarkd logrotate/bulwark sysusers.d/bulwark.conf sysusers.d/bulwark-console.conf \
+	  tmpfiles.d/bulwark.conf; do \
 	  $(PKG_SED) "packaging/$$f" > $(PKG_STAGE)/$$(echo $$f | tr / -); done
 	install -d -m 0755 $(D)$(BINDIR) $(D)$(SBINDIR) $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man5 $(D)$(MANDIR)/man8 \
 	  $(D)$(SYSCONFDIR)/bulwark $(D)$(DATADIR)/bulwark/templates $(D)$(SYSTEMDUNITDIR) \
 	  $(D)$(SYSUSERSDIR) $(D)$(TMPFILESDIR) $(D)$(INITDIR) $(D)$(LOGROTATEDIR)
 	install -m 0755 $(BULWARK) $(D)$(BINDIR)/bulwark
 	install -m 0755 $(BULWARKD) $(D)$(SBINDIR)/bulwarkd
+	install -m 0755 $(BULWARK_CONSOLE) $(D)$(SBINDIR)/bulwark-console
+	install -d -m 0755 $(D)$(DATADIR)/bulwark/console-ui $(addprefix $(D)$(DATADIR)/bulwark/console-ui/,$(CONSOLE_UI_DIRS))
+	@set -e; for f in $(CONSOLE_UI); do echo "install -m 0644 src/console/ui/$$f $(D)$(DATADIR)/bulwark/console-ui/$$f"; \
+	  install -m 0644 "src/console/ui/$$f" "$(D)$(DATADIR)/bulwark/console-ui/$$f"; done
+	install -m 0644 $(PKG_STAGE)/bulwark-console.8 $(D)$(MANDIR)/man8/bulwark-console.8
+	install -m 0644 $(PKG_STAGE)/sysusers.d-bulwark-console.conf $(D)$(SYSUSERSDIR)/bulwark-console.conf
 	install -m 0644 $(addprefix conf/templates/,$(PKG_TEMPLATES)) $(D)$(DATADIR)/bulwark/templates/
 	@if [ "$(INSTALL_TESTDB)" = yes ]; then set -x; install -d -m 0755 $(D)$(DATADIR)/bulwark/db-test && \
 	  install -m 0644 $(addprefix db/test/,$(PKG_TESTDB)) $(D)$(DATADIR)/bulwark/db-test/; fi
@@ -203,12 +214,12 @@ install: man
 	install -m 0755 $(PKG_STAGE)/init.d-bulwarkd $(D)$(INITDIR)/bulwarkd
 	install -m 0644 $(PKG_STAGE)/logrotate-bulwark $(D)$(LOGROTATEDIR)/bulwark
 	@# An existing configuration is the administrator's: never overwritten.
-	@conf=$(D)$(SYSCONFDIR)/bulwark/bulwark.conf; \
-	if [ ! -e "$$conf" ]; then echo "install -m 0644 $(PKG_STAGE)/bulwark.conf $$conf"; \
-	  install -m 0644 $(PKG_STAGE)/bulwark.conf "$$conf"; \
-	elif ! cmp -s $(PKG_STAGE)/bulwark.conf "$$conf"; then \
-	  install -m 0644 $(PKG_STAGE)/bulwark.conf "$$conf.dist"; \
-	  echo "make install: kept your $$conf; the new default is $$conf.dist"; fi
+	@for c in bulwark.conf console.conf; do conf=$(D)$(SYSCONFDIR)/bulwark/$$c; \
+	if [ ! -e "$$conf" ]; then echo "install -m 0644 $(PKG_STAGE)/$$c $$conf"; \
+	  install -m 0644 $(PKG_STAGE)/$$c "$$conf"; \
+	elif ! cmp -s $(PKG_STAGE)/$$c "$$conf"; then \
+	  install -m 0644 $(PKG_STAGE)/$$c "$$conf.dist"; \
+	  echo "make install: kept your $$conf; the new default is $$conf.dist"; fi; done
 	install -d -m 0755 $(D)$(BW_LIB) $(D)$(BW_LIB)/db
 	@# The compiled-database cache is root's (bulwarkd maps it as its database).
 	install -d -m 0755 $(D)$(BW_LIB)/cache
@@ -223,6 +234,10 @@ install: man
 	  if getent passwd bulwark >/dev/null; then set -x; \
 	    chown bulwark:bulwark $(BW_LIB) $(BW_LIB)/db $(BW_LIB)/quarantine $(BW_LOG); \
 	    chown root:root $(BW_LIB)/cache; chmod 0755 $(BW_LIB)/cache; set +x; \
+	  if ! getent passwd bulwark-console >/dev/null && [ "$(CREATE_USER)" = yes ]; then \
+	    if command -v systemd-sysusers >/dev/null; then set -x; systemd-sysusers $(SYSUSERSDIR)/bulwark-console.conf; \
+	    else set -x; useradd --system --user-group --no-create-home --home-dir $(LOCALSTATEDIR)/lib/bulwark-console \
+	      --shell /usr/sbin/nologin --comment "Bulwark management console" bulwark-console; fi; set +x; fi; \
 	  else echo "make install: no user bulwark: create it, then chown bulwark:bulwark $(BW_LIB)" \
 	    "$(BW_LIB)/db $(BW_LIB)/quarantine $(BW_LOG) (the cache stays root's)"; fi; \
 	  if [ -d /run/systemd/system ]; then echo "make install: next: systemctl daemon-reload;" \
@@ -235,15 +250,20 @@ install: man
 uninstall:
 	@rm -rf $(PKG_STAGE) && mkdir -p $(PKG_STAGE)
 	@packaging/system-conf.sh conf/bulwark.conf $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR) $(RUNSTATEDIR) > $(PKG_STAGE)/bulwark.conf
-	rm -f $(D)$(BINDIR)/bulwark $(D)$(SBINDIR)/bulwarkd \
+	@$(PKG_SED) conf/console.conf > $(PKG_STAGE)/console.conf
+	rm -f $(D)$(BINDIR)/bulwark $(D)$(SBINDIR)/bulwarkd $(D)$(SBINDIR)/bulwark-console \
+	  $(D)$(MANDIR)/man8/bulwark-console.8 $(D)$(SYSUSERSDIR)/bulwark-console.conf \
+	  $(addprefix $(D)$(DATADIR)/bulwark/console-ui/,$(CONSOLE_UI)) $(D)$(SYSCONFDIR)/bulwark/console.conf.dist \
 	  $(D)$(MANDIR)/man1/bulwark.1 $(D)$(MANDIR)/man5/bulwark.conf.5 $(D)$(MANDIR)/man8/bulwarkd.8 \
 	  $(addprefix $(D)$(SYSTEMDUNITDIR)/,$(PKG_UNITS)) $(D)$(SYSUSERSDIR)/bulwark.conf \
 	  $(D)$(TMPFILESDIR)/bulwark.conf $(D)$(INITDIR)/bulwarkd $(D)$(LOGROTATEDIR)/bulwark \
 	  $(addprefix $(D)$(DATADIR)/bulwark/templates/,$(PKG_TEMPLATES)) \
 	  $(addprefix $(D)$(DATADIR)/bulwark/db-test/,$(PKG_TESTDB)) $(D)$(SYSCONFDIR)/bulwark/bulwark.conf.dist
-	@conf=$(D)$(SYSCONFDIR)/bulwark/bulwark.conf; \
-	if cmp -s $(PKG_STAGE)/bulwark.conf "$$conf"; then echo "rm -f $$conf"; rm -f "$$conf"; \
-	elif [ -e "$$conf" ]; then echo "make uninstall: kept $$conf (changed since it was installed)"; fi
+	@for c in bulwark.conf console.conf; do conf=$(D)$(SYSCONFDIR)/bulwark/$$c; \
+	if cmp -s $(PKG_STAGE)/$$c "$$conf"; then echo "rm -f $$conf"; rm -f "$$conf"; \
+	elif [ -e "$$conf" ]; then echo "make uninstall: kept $$conf (changed since it was installed)"; fi; done
+	@# The UI's directories, deepest first, when empty.
+	@[ ! -d $(D)$(DATADIR)/bulwark/console-ui ] || find $(D)$(DATADIR)/bulwark/console-ui -depth -type d -empty -delete
 	@for d in $(D)$(DATADIR)/bulwark/templates $(D)$(DATADIR)/bulwark/db-test $(D)$(DATADIR)/bulwark \
 	  $(D)$(SYSCONFDIR)/bulwark $(D)$(BW_LIB)/db $(D)$(BW_LIB)/cache $(D)$(BW_LIB)/quarantine $(D)$(BW_LIB) \
 	  $(D)$(BW_LOG); do [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "make uninstall: kept $$d (not empty)"; done

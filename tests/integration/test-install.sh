@@ -42,7 +42,12 @@ if printf '%s\n' "$out" | grep -qE '(^| )(cc|gcc|clang) .*-c .*\.c'; then
 
 want="755 usr/bin/bulwark
 755 usr/sbin/bulwarkd
+755 usr/sbin/bulwark-console
 644 etc/bulwark/bulwark.conf
+644 etc/bulwark/console.conf
+644 usr/lib/systemd/system/bulwark-console.service
+644 usr/lib/sysusers.d/bulwark-console.conf
+644 usr/share/man/man8/bulwark-console.8
 755 etc/init.d/bulwarkd
 644 etc/logrotate.d/bulwark
 644 usr/lib/systemd/system/bulwarkd.service
@@ -60,6 +65,8 @@ want="755 usr/bin/bulwark
 750 var/log/bulwark"
 for t in "$ROOT"/conf/templates/*.html; do want="$want
 644 usr/share/bulwark/templates/$(basename "$t")"; done
+if [ -d "$ROOT/src/console/ui" ]; then while read -r t; do want="$want
+644 usr/share/bulwark/console-ui/$t"; done < <(cd "$ROOT/src/console/ui" && find . -type f ! -name '.*' | sed 's|^\./||' | sort); fi
 for t in "$ROOT"/db/test/*; do want="$want
 644 usr/share/bulwark/db-test/$(basename "$t")"; done
 bad=""
@@ -299,7 +306,7 @@ out=$(initd frobnicate 2>&1); rc=$?
 expect_eq "init script: an unknown verb is 2 with the usage" "$rc" 2
 
 # ---- manual pages --------------------------------------------------------------------------
-for m in man1/bulwark.1 man5/bulwark.conf.5 man8/bulwarkd.8; do
+for m in man1/bulwark.1 man5/bulwark.conf.5 man8/bulwarkd.8 man8/bulwark-console.8; do
     w=$( { groff -man -Tutf8 -ww -z "$R/usr/share/man/$m"; } 2>&1)
     w2=$( { man --warnings -l "$R/usr/share/man/$m" >/dev/null; } 2>&1)
     if [ -z "$w$w2" ]; then ok "man page $m renders without warnings (groff -ww, man --warnings)"
@@ -368,8 +375,8 @@ expect_match "the installed bulwark.conf follows them too" "$pc" "BasesPath = $X
 if command -v systemd-analyze >/dev/null; then
     out=$(MANPATH="$X/usr/share/man" systemd-analyze verify "$X"/usr/lib/systemd/system/bulwark*.service \
         "$X"/usr/lib/systemd/system/bulwark*.timer 2>&1); rc=$?
-    if [ $rc = 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify: the three units, no warning"
-    else notok "systemd-analyze verify: the three units, no warning (rc $rc)"; printf '%s\n' "$out" | head -20 | sed 's/^/    /'; fi
+    if [ $rc = 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify: the units, no warning"
+    else notok "systemd-analyze verify: the units, no warning (rc $rc)"; printf '%s\n' "$out" | head -20 | sed 's/^/    /'; fi
 else
     ok "systemd-analyze verify # SKIP systemd-analyze is not installed (package systemd)"
 fi
