@@ -55,7 +55,7 @@
 #include "daemon/daemon.h"
 #include "daemon/shipper.h"
 #include "events/event.h"
-#include "events/events-conf.h"
+#include "events/evout.h"
 #include "link/link.h"
 #include "quarantine/quarantine.h"
 
@@ -245,7 +245,11 @@ void bw_shipper_main(const bw_daemon_t *g, int chan)
             _exit(2);
         }
     }
-    void *out = NULL; /* the events outputs: not wired yet */
+    bw_evout_t *out = NULL;
+    if (ec && ec->enable && bw_evout_open(ec, &out, &err) != BW_OK) {
+        bw_log(BW_LOG_ERR, "shipper: events outputs: %s", err.msg);
+        out = NULL;
+    }
     bw_log(BW_LOG_INFO, "shipper started (console %s, outputs %s)", link ? lc->url : "none",
            out ? "on" : "none");
     for (;;) {
@@ -255,12 +259,18 @@ void bw_shipper_main(const bw_daemon_t *g, int chan)
             if (w < wait)
                 wait = w;
         }
+        if (out) {
+            uint64_t w = bw_evout_pump(out, bw_clock_ms());
+            if (w < wait)
+                wait = w;
+        }
         struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
         int sig = sigtimedwait(&stop, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             break;
     }
     bw_link_close(link);
+    bw_evout_close(out);
     bw_event_shutdown();
     _exit(0);
 }

@@ -60,6 +60,8 @@ static char *status_text(sup_t *s)
     fprintf(f, "uptime: %s\n", up);
     fprintf(f, "configuration: %s (generation %u)\n", s->conf_path, s->cur->generation);
     fprintf(f, "database version: %llu\n", (unsigned long long)info->version);
+    if (info->build_time[0])
+        fprintf(f, "database time: %s\n", info->build_time);
     fprintf(f, "signatures: %llu\n", (unsigned long long)info->signatures);
     fprintf(f, "workers: %u of %d running (%s)%s\n", bw_sup_alive_of(s, s->cur), s->cur->nworkers, pids,
             draining ? "" : "");

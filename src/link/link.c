@@ -193,9 +193,11 @@ static void try_enrol(bw_link_t *l)
 }
 
 /* "database version: N" and the workers line of the supervisor's status. */
-static void node_status(bw_link_t *l, long long *db_version, const char **health)
+static void node_status(bw_link_t *l, long long *db_version, char *db_time, size_t tcap,
+                        const char **health)
 {
     *db_version = -1;
+    db_time[0] = '\0';
     *health = "unknown";
     if (!l->env.ctl)
         return;
@@ -206,6 +208,9 @@ static void node_status(bw_link_t *l, long long *db_version, const char **health
         const char *p = strstr(text, "database version: ");
         if (p)
             *db_version = strtoll(p + 18, NULL, 10);
+        p = strstr(text, "database time: ");
+        if (p)
+            snprintf(db_time, tcap, "%.*s", (int)strcspn(p + 15, "\n"), p + 15);
         unsigned up = 0, want = 0;
         p = strstr(text, "workers: ");
         if (p && sscanf(p, "workers: %u of %u", &up, &want) == 2)
@@ -221,8 +226,9 @@ static void node_status(bw_link_t *l, long long *db_version, const char **health
 static void heartbeat(bw_link_t *l)
 {
     long long dbv;
+    char dbt[128];
     const char *health;
-    node_status(l, &dbv, &health);
+    node_status(l, &dbv, dbt, sizeof dbt, &health);
     json_t *hb = json_pack("{s:s, s:s, s:s, s:I, s:I, s:[s], s:I, s:s, s:s}", "version",
                            BW_VERSION, "name", l->env.node_name ? l->env.node_name : "",
                            "health", health, "backlog",
@@ -233,6 +239,8 @@ static void heartbeat(bw_link_t *l)
                            "policy_error", l->policy_error);
     if (hb && dbv >= 0)
         json_object_set_new(hb, "db_version", json_integer(dbv));
+    if (hb && dbt[0])
+        json_object_set_new(hb, "db_time", json_string(dbt));
     char *body = hb ? json_dumps(hb, JSON_COMPACT) : NULL;
     json_decref(hb);
     if (!body)
