@@ -2,42 +2,122 @@
 # SPDX-License-Identifier: Apache-2.0
 # The console's web UI in headless Chromium (Debian's /usr/bin/chromium,
 # driven by puppeteer-core from npm; tests/ui/ui-test.js holds the cases).
-# A console on a free port with its embedded SQLite store in a temp dir; the
-# browser signs in, and events come from an enrolled node's credential
-# through the same API a node uses.  Screenshots go to $UI_SHOTS when set
-# (docs/screenshots is refreshed with UI_SHOTS=docs/screenshots).
+#
+# One bulwark-console with TLS (a test CA made with openssl) and its embedded
+# SQLite store in a temp dir.  Part 1: events come from an enrolled node's
+# credential through the API a node uses, including hostile threat names and
+# URLs; the browser signs in and checks every page.  Part 2 (end to end): a
+# real bulwarkd enrolled with a token, behind a real Squid in front of a local
+# origin; an EICAR download through Squid appears on the dashboard, the
+# quarantined object is restored through a task made in the UI, and a policy
+# saved in the UI changes the node's answer.
+# Screenshots go to $UI_SHOTS when set (UI_SHOTS=docs/screenshots refreshes
+# the ones in docs/console-ui.md).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/icap-lib.sh"
 CONSOLE=${CONSOLE:-$ROOT/${BUILD:-build}/bulwark-console}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 UI="$ROOT/tests/ui"
 
-if [ ! -x "$CONSOLE" ]; then notok "console-ui: $CONSOLE not built"; exit 0; fi
-if [ ! -x "$CHROMIUM" ]; then notok "console-ui: $CHROMIUM missing (apt-get install chromium)"; exit 0; fi
-if ! command -v npm >/dev/null; then notok "console-ui: npm missing (apt-get install npm)"; exit 0; fi
+if [ ! -x "$CONSOLE" ]; then notok "console-ui: $CONSOLE is built"; exit 0; fi
+if [ ! -x "$CHROMIUM" ]; then notok "console-ui: $CHROMIUM is installed (apt-get install chromium)"; exit 0; fi
+if ! command -v npm >/dev/null; then notok "console-ui: npm is installed (apt-get install npm)"; exit 0; fi
 # npm ci installs exactly the locked puppeteer-core; with no registry it
 # fails, and that is a failing line, not a silent skip.
 if [ ! -d "$UI/node_modules/puppeteer-core" ] || [ "$UI/package-lock.json" -nt "$UI/node_modules/.package-lock.json" ]; then
     if ! (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1; then
-        notok "console-ui: npm ci in tests/ui failed (no npm registry?); browser tests not run"
+        notok "console-ui: npm ci in tests/ui installs puppeteer-core (no npm registry?); browser tests not run"
         sed 's/^/    /' "$TMP/npm.log" | tail -5
         exit 0
     fi
 fi
 
-PORT=$(free_port)
-PASS="ui-admin-$RANDOM$RANDOM"
-BULWARK_CONSOLE_ADMIN_PASSWORD=$PASS "$CONSOLE" --data "$TMP/data" --listen "127.0.0.1:$PORT" \
-    >"$TMP/console.log" 2>&1 &
-CPID=$!
-trap 'kill $CPID 2>/dev/null; wait $CPID 2>/dev/null; rm -rf "$TMP"' EXIT
-if ! wait_port "$PORT" 30; then
-    notok "console-ui: console did not start"; sed 's/^/    /' "$TMP/console.log"; exit 0
+# --- the console, with TLS from a test CA ---------------------------------------
+CA_DIR=$TMP/ca
+mkdir -p "$CA_DIR"
+if ! { openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bulwark ui test CA" \
+         -keyout "$CA_DIR/ca.key" -out "$CA_DIR/ca.pem" &&
+       openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+         -keyout "$CA_DIR/console.key" -out "$CA_DIR/console.csr" &&
+       printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$CA_DIR/ext" &&
+       openssl x509 -req -in "$CA_DIR/console.csr" -CA "$CA_DIR/ca.pem" -CAkey "$CA_DIR/ca.key" \
+         -CAcreateserial -days 2 -extfile "$CA_DIR/ext" -out "$CA_DIR/console.pem"; } >"$TMP/openssl.log" 2>&1; then
+    notok "console-ui: test CA made with openssl"; sed 's/^/    /' "$TMP/openssl.log"; exit 0
 fi
-ok "console-ui: console started on 127.0.0.1:$PORT"
+CA=$CA_DIR/ca.pem
+CPORT=$(free_port)
+PASS="ui-admin-$RANDOM$RANDOM"
+mkdir -p "$TMP/console"
+cat >"$TMP/console.conf" <<CONF
+[console]
+Listen = 127.0.0.1:$CPORT
+TlsCertificate = $CA_DIR/console.pem
+TlsKey = $CA_DIR/console.key
+DataDirectory = $TMP/console
+CONF
+BULWARK_CONSOLE_ADMIN_PASSWORD=$PASS "$CONSOLE" -c "$TMP/console.conf" >"$TMP/console.log" 2>&1 &
+CPID=$!
+BG_PIDS="$BG_PIDS $CPID"
+CURL_URL=https://127.0.0.1:$CPORT
+if ! wait_until 60 curl -s -o /dev/null --cacert "$CA" "$CURL_URL/api/v1/session"; then
+    notok "console-ui: the console starts with TLS"; sed 's/^/    /' "$TMP/console.log" | tail; exit 0
+fi
+ok "console-ui: the console starts with TLS on 127.0.0.1:$CPORT"
 
-URL="http://127.0.0.1:$PORT" ADMIN_PASSWORD=$PASS CHROMIUM=$CHROMIUM SHOTS=${UI_SHOTS:-} \
-    FAIL_SHOT=${FAIL_SHOT:-} HOME="$TMP" timeout 600 node "$UI/ui-test.js"
+# --- the node side for the end-to-end part (bulwarkd behind Squid) ---------------------
+E2E=""
+if [ "${UI_E2E:-yes}" = no ]; then
+    echo "# end-to-end part not run (UI_E2E=no)"
+elif [ ! -x "$BULWARKD" ] || ! command -v squid >/dev/null; then
+    notok "console-ui: bulwarkd and squid are there for the end-to-end part"
+else
+    ADMIN_TOKEN=$(curl -s --cacert "$CA" -H 'Content-Type: application/json' \
+        --data-binary "{\"username\":\"admin\",\"password\":\"$PASS\"}" "$CURL_URL/api/v1/session" | jq -r '.token // empty')
+    ETOKEN=$(curl -s --cacert "$CA" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+        --data-binary '{"group":"squid-nodes","ttl":3600}' "$CURL_URL/api/v1/enrollment-tokens" | jq -r '.token // empty')
+    P=$(free_port)
+    NODE=squid-node-$P
+    mkdir -m 700 "$TMP/quarantine"
+    bw_write_conf "$TMP/node.conf" "$P" \
+        "icapserver.actions.InfectedAction=quarantine" \
+        "quarantine.QuarantineDir=$TMP/quarantine" \
+        "events.NodeName=$NODE" \
+        "events.SpoolDirectory=$TMP/spool" \
+        "console.Url=$CURL_URL" \
+        "console.CAFile=$CA" \
+        "console.EnrollToken=$ETOKEN" \
+        "console.CredentialFile=$TMP/node.cred" \
+        "console.PollInterval=1s" \
+        "console.MaxRetryInterval=2s" \
+        "console.PolicyFile=$TMP/policy.conf" \
+        "console.RestoreDirectory=$TMP/restored"
+    WWW=$TMP/www
+    mkdir -p "$WWW"
+    make_eicar "$WWW/eicar.com"
+    OPORT=$(free_port)
+    SPORT=$(free_port)
+    if [ -z "$ETOKEN" ]; then
+        notok "console-ui: the console makes an enrolment token for the node"
+    elif ! bw_start "$TMP/node.conf" "$TMP/bulwarkd.log" "$P"; then
+        notok "console-ui: bulwarkd starts with a console link"
+    elif ! wait_until 60 test -s "$TMP/node.cred"; then
+        notok "console-ui: bulwarkd enrols with the token"; sed 's/^/    /' "$TMP/bulwarkd.log" | tail
+    elif ! origin_start "$WWW" "$OPORT" || ! squid_start "$TMP/squid" "$SPORT" "$P"; then
+        notok "console-ui: origin and squid start"
+    else
+        ok "console-ui: bulwarkd behind squid is enrolled (node $NODE)"
+        E2E=$(jq -cn --arg name "$NODE" --arg proxy "http://127.0.0.1:$SPORT" \
+            --arg url "http://127.0.0.1:$OPORT/files/eicar.com" --arg eicar "$WWW/eicar.com" \
+            --arg restored "$TMP/restored" --arg group squid-nodes \
+            '{name:$name, proxy:$proxy, url:$url, eicar:$eicar, restored:$restored, group:$group}')
+    fi
+fi
+
+URL=$CURL_URL ADMIN_PASSWORD=$PASS CHROMIUM=$CHROMIUM SHOTS=${UI_SHOTS:-} E2E_NODE=$E2E \
+    NODE_EXTRA_CA_CERTS=$CA FAIL_SHOT=${FAIL_SHOT:-} HOME="$TMP" timeout 900 node "$UI/ui-test.js"
 rc=$?
 [ $rc -eq 0 ] || notok "console-ui: ui-test.js exited with $rc"
-if ! kill -0 $CPID 2>/dev/null; then notok "console-ui: console died"; sed 's/^/    /' "$TMP/console.log" | tail; fi
+if ! kill -0 "$CPID" 2>/dev/null; then notok "console-ui: the console kept running"; sed 's/^/    /' "$TMP/console.log" | tail; fi
+if [ -n "$E2E" ] && ! kill -0 "$BW_PID" 2>/dev/null; then
+    notok "console-ui: bulwarkd kept running"; sed 's/^/    /' "$TMP/bulwarkd.log" | tail
+fi

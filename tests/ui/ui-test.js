@@ -12,6 +12,7 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
+const { execFileSync } = require('child_process');
 const puppeteer = require('puppeteer-core');
 
 const URL = process.env.URL;
@@ -50,6 +51,7 @@ const XSS_URL = 'http://evil.example/<script>alert(2)</script>?"><img src=x oner
 function events(node) {
   const now = Date.now();
   const base = (i, extra) => ({ id: hex(16), time: iso(now - i * 60000), node, ...extra });
+  // Oldest first, as a node's spool sends them.
   return [
     base(1, { component: 'icap', type: 'detection', severity: 'high', verdict: 'INFECTED', action: 'deny',
       threats: ['Eicar-Test-Signature'], object: { url: 'http://downloads.example/eicar.com', size: 68, sha256: 'a'.repeat(64) },
@@ -63,7 +65,7 @@ function events(node) {
       object: { path: '/srv/share/eicar.txt', size: 68 }, quarantine: { id: 'q-20261208-0001' } }),
     base(5, { component: 'sensor', type: 'address.blocked', severity: 'high', src_ip: '192.0.2.44', message: 'port scan' }),
     base(6, { component: 'update', type: 'update.done', severity: 'info', db: { version: '27480', signatures: 8700000 } }),
-  ];
+  ].reverse();
 }
 
 async function main() {
@@ -79,6 +81,8 @@ async function main() {
     health: 'ok', backlog: 0, dropped: 0, components: ['icap', 'clamd'], policy_version: 0, policy_status: '', policy_error: '' }, cred);
   ok('the node sends a heartbeat', hb.status === 200, JSON.stringify(hb));
   const evs = events('proxy-1');
+  const eicarEv = evs.find((e) => e.component === 'icap' && e.threats[0] === 'Eicar-Test-Signature');
+  const hostileEv = evs.find((e) => e.severity === 'critical');
   const pe = await api('POST', '/events', { events: evs }, cred);
   ok('the node posts its events', pe.status === 200 && pe.data.accepted === evs.length, JSON.stringify(pe));
   const vu = await api('POST', '/users', { name: 'vera', password: 'viewer-password-1', role: 'viewer' }, admin);
@@ -89,7 +93,8 @@ async function main() {
   const browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
+    acceptInsecureCerts: true, // the console's certificate is from the test's own CA
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--ignore-certificate-errors'],
     defaultViewport: { width: 1400, height: 900 },
   });
   const dialogs = [];
@@ -116,7 +121,12 @@ async function main() {
   };
   const text = (page, sel) => page.$eval(sel, (e) => e.textContent).catch(() => '');
   const go = async (page, hash, readySel) => {
-    await page.evaluate((h) => { document.getElementById('page-main').dataset.ready = ''; location.hash = h; }, hash);
+    await page.evaluate((h) => {
+      document.getElementById('page-main').dataset.ready = '';
+      // The same hash again fires no hashchange: reload the page's view then.
+      if (location.hash === h) window.dispatchEvent(new HashChangeEvent('hashchange'));
+      else location.hash = h;
+    }, hash);
     await page.waitForFunction(() => document.getElementById('page-main').dataset.ready === '1');
     if (readySel) await page.waitForSelector(readySel);
   };
@@ -185,7 +195,7 @@ async function main() {
   await shot(page, 'dashboard');
 
   // Events table and its filters.
-  await go(page, '#/events', '#events-table tbody tr');
+  await go(page, '#/events/node=proxy-1', '#events-table tbody tr');
   await page.waitForFunction(() => document.querySelector('#events-table').dataset.loaded);
   const rowCount = async () => page.$$eval('#events-table tbody tr', (r) => r.filter((x) => !x.querySelector('.dataTables_empty')).length);
   ok('events table lists all posted events', (await rowCount()) === evs.length, `rows=${await rowCount()}`);
@@ -194,8 +204,10 @@ async function main() {
   await noInjection(page, 'events table');
   await shot(page, 'events');
   const filter = async (set) => {
+    await page.$eval('#events-table', (t) => { t.dataset.loaded = ''; });
     await page.$eval('#f-reset', (b) => b.click());
     await page.waitForFunction(() => document.querySelector('#events-table').dataset.loaded);
+    if (!set.node) await page.type('#f-node', 'proxy-1');
     for (const [k, v] of Object.entries(set)) {
       if (k === 'component' || k === 'severity') await page.select(`#f-${k}`, v);
       else await page.type(`#f-${k}`, v);
@@ -211,7 +223,7 @@ async function main() {
   ok('events filter by component', rows.length === 1 && rows[0].includes('Win.Trojan.Agent-1'), rows.join('\n'));
   rows = await filter({ client: '10.0.0.5' });
   ok('events filter by client', rows.length === 1 && rows[0].includes('eicar.com'), rows.join('\n'));
-  rows = await filter({ type: 'detection', node: 'proxy-1' });
+  rows = await filter({ type: 'detection' });
   ok('events filter by type and node', rows.length === 3, rows.join('\n'));
   rows = await filter({ q: 'invoice' });
   ok('events free-text filter', rows.length === 1 && rows[0].includes('invoice.exe'), rows.join('\n'));
@@ -222,6 +234,7 @@ async function main() {
   const past = new Date(Date.now() - 3 * 86400000);
   const p2 = (n) => String(n).padStart(2, '0');
   const local = (d) => `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}`;
+  await page.$eval('#events-table', (t) => { t.dataset.loaded = ''; });
   await page.$eval('#f-reset', (b) => b.click());
   await page.waitForFunction(() => document.querySelector('#events-table').dataset.loaded);
   await page.$eval('#f-to', (i, v) => { i.value = v; }, local(past));
@@ -238,10 +251,10 @@ async function main() {
   const want = ['id', 'time', 'node', 'component', 'type', 'severity', 'verdict', 'action', 'threats', 'object.url', 'object.size',
     'object.sha256', 'client.ip', 'client.user', 'client.group', 'method', 'message', 'seq', 'received'];
   const missing = want.filter((k) => !fields.includes(k));
-  ok('event detail page shows every field', missing.length === 0 && fields.includes('http://downloads.example/eicar.com') && fields.includes(evs[0].id),
+  ok('event detail page shows every field', missing.length === 0 && fields.includes('http://downloads.example/eicar.com') && fields.includes(eicarEv.id),
     `missing: ${missing}`);
   await shot(page, 'event-detail');
-  await go(page, `#/event/${evs[2].id}`, '#event-fields');
+  await go(page, `#/event/${hostileEv.id}`, '#event-fields');
   const hf = await text(page, '#event-fields');
   ok('hostile event detail shows threat, URL, user and message as text',
     hf.includes(XSS_THREAT) && hf.includes(XSS_URL) && hf.includes('<i>mallory</i>') && hf.includes('<script>alert(4)</script>')
@@ -260,6 +273,7 @@ async function main() {
   // Tasks: create one for the node; it is queued.
   await go(page, '#/tasks', '#task-form');
   await page.select('#task-type', 'reload');
+  await page.select('#task-target', `node:${en.data.node_id}`);
   await page.click('#task-create');
   await page.waitForFunction(() => /reload/.test(document.querySelector('#tasks-table tbody').textContent));
   ok('tasks page creates a task for the node (queued)', /reload[\s\S]*proxy-1[\s\S]*queued/.test(await text(page, '#tasks-table')),
@@ -301,7 +315,7 @@ async function main() {
   ok('saving a good policy stores it as version 1', pol.status === 200 && pol.data.version === 1 && /skip/.test(pol.data.conf), JSON.stringify(pol));
   await api('POST', '/node/heartbeat', { version: '0.12.0', db_version: '27480', health: 'ok', backlog: 0,
     policy_version: 1, policy_status: 'failed', policy_error: 'policy:2: InfectedAction: <b>not</b> here' }, cred);
-  await page.click('#policy-nodes-refresh');
+  await page.$eval('#policy-nodes-refresh', (b) => b.click());
   await page.waitForFunction(() => /failed/.test(document.querySelector('#policy-nodes-table').textContent));
   ok('policy page shows which node failed and why', (await text(page, '#policy-nodes-table')).includes('policy:2: InfectedAction: <b>not</b> here'));
   await noInjection(page, 'policies');
@@ -320,6 +334,8 @@ async function main() {
   const csrf = await page.evaluate(async () => (await fetch('/api/v1/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ type: 'reload', group: 'proxies' }) })).status);
   ok('a POST with the session cookie but no X-CSRF-Token is refused', csrf === 403, `status ${csrf}`);
+
+  if (E2E) await endToEnd(page, { go, shot, text, confirmAction });
 
   // Sign out.
   await page.click('#signout');
@@ -366,6 +382,86 @@ async function main() {
   ok('no JavaScript error in any page', consoleErrors.length === 0, consoleErrors.join('\n'));
   ok('no dialog opened (nothing injected ran)', dialogs.length === 0, dialogs.join('\n'));
   await browser.close();
+}
+
+// Waits (bounded) until check() is true, calling again() (a page refresh)
+// between tries: the node works on its own schedule (PollInterval 1 s).
+async function until(check, again, seconds = 90) {
+  const end = Date.now() + seconds * 1000;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await again();
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function curlProxy(proxy, url, out) {
+  return execFileSync('curl', ['-s', '-o', out, '-w', '%{http_code}', '--max-time', '30', '-x', proxy, url], { encoding: 'utf8' });
+}
+
+// The issue's end-to-end flow with a real bulwarkd behind a real Squid.
+async function endToEnd(page, { go, shot, text, confirmAction }) {
+  const out = path.join(process.env.HOME || '/tmp', 'download');
+  const eicar = fs.readFileSync(E2E.eicar);
+  let code = curlProxy(E2E.proxy, E2E.url, out);
+  ok('e2e: an EICAR download through squid is blocked by the node (403)', code === '403', `HTTP ${code}`);
+
+  await go(page, '#/dashboard', '#dash-body #top-threats');
+  const refreshDash = async () => {
+    const before = await page.$eval('#dash-body', (b) => b.dataset.loaded || '');
+    await page.$eval('#dash-refresh', (b) => b.click());
+    await page.waitForFunction((b) => (document.querySelector('#dash-body').dataset.loaded || '') !== b, {}, before);
+  };
+  const seen = await until(async () => (await text(page, '#top-urls')).includes(E2E.url) &&
+    (await text(page, '#dash-nodes')).includes(E2E.name), refreshDash);
+  ok('e2e: the detection appears on the dashboard (top URLs, node listed)', seen,
+    `${await text(page, '#top-urls')}\n${await text(page, '#dash-nodes')}`);
+  ok('e2e: the dashboard top threats name the EICAR detection', /EICAR/i.test(await text(page, '#top-threats')));
+  await shot(page, 'dashboard-e2e');
+
+  // Restore the quarantined object through a task made in the UI.
+  await go(page, '#/quarantine', '#quarantine-table');
+  const rowSel = async () => page.$$eval('#quarantine-table tbody tr', (rows, name) => {
+    const r = rows.find((x) => x.textContent.includes(name));
+    const b = r && r.querySelector('button[data-qid]');
+    return b ? b.dataset.qid : null;
+  }, E2E.name);
+  let qid = null;
+  await until(async () => { qid = await rowSel(); return !!qid; }, () => go(page, '#/quarantine', '#quarantine-table'));
+  if (!ok('e2e: the quarantine page lists the object the node quarantined', !!qid)) return;
+  const fl = await confirmAction(page, `button[data-qid="${qid}"]`);
+  ok('e2e: restore from the quarantine page queues a task', /queued/i.test(fl), fl);
+  await go(page, '#/tasks', '#tasks-table');
+  const restoreRow = async () => page.$$eval('#tasks-table tbody tr', (rows, q) => {
+    const r = rows.find((x) => x.textContent.includes('quarantine.restore') && x.textContent.includes(q));
+    return r ? r.textContent : '';
+  }, qid);
+  const finished = await until(async () => /done|failed/.test(await restoreRow()), () => go(page, '#/tasks', '#tasks-table'));
+  const rr = await restoreRow();
+  ok('e2e: the node reports the restore task done (tasks page)', finished && /done/.test(rr), rr);
+  const restored = path.join(E2E.restored, qid);
+  ok('e2e: the restored file is on the node, byte-identical', fs.existsSync(restored) && fs.readFileSync(restored).equals(eicar));
+  await shot(page, 'tasks-e2e');
+
+  // A policy saved in the UI changes the node's answer.
+  await go(page, `#/policies/${encodeURIComponent(E2E.group)}`, '#policy-conf');
+  await page.$eval('#policy-conf', (t) => { t.value = '[icapserver.actions]\nInfectedAction = skip\n'; });
+  await page.click('#policy-save');
+  await page.waitForSelector('#policy-ok');
+  const nodeRow = async () => page.$$eval('#policy-nodes-table tbody tr', (rows, n) => {
+    const r = rows.find((x) => x.textContent.includes(n));
+    return r ? r.textContent : '';
+  }, E2E.name);
+  const applied = await until(async () => /v1\s*applied/.test(await nodeRow()), async () => {
+    await page.$eval('#policy-nodes-refresh', (b) => b.click());
+    await page.waitForFunction(() => document.querySelector('#policy-nodes-table'));
+  });
+  ok('e2e: the policy page shows the node applied the policy', applied, await nodeRow());
+  await shot(page, 'policies-e2e');
+  code = curlProxy(E2E.proxy, E2E.url, out);
+  const same = fs.existsSync(out) && fs.readFileSync(out).equals(eicar);
+  ok('e2e: with InfectedAction = skip the node now lets the EICAR download through (200, the file)', code === '200' && same, `HTTP ${code}`);
 }
 
 main().then(() => process.exit(failures ? 1 : 0), async (e) => {

@@ -57,7 +57,7 @@ export async function render(root, arg) {
   const tbl = el('table', { class: 'table table-sm table-hover w-100', id: 'events-table' });
   root.appendChild(el('h1', { class: 'h4 mb-3' }, 'Events'));
   root.appendChild(form);
-  const [c, b] = card('Events, newest first', info, newer, older);
+  const [c, b] = card('Events, most recently received first', info, newer, older);
   b.appendChild(tbl);
   root.appendChild(c);
 
@@ -67,8 +67,8 @@ export async function render(root, arg) {
     language: { emptyTable: 'No event matches these filters.' },
     createdRow: (row) => row.classList.add('clickable'),
     columns: [
-      { title: 'Time', data: (e) => fmtTime(e.time), render: text },
-      { title: 'Node', data: (e) => str(e.node), render: text },
+      { title: 'Time', data: (e) => fmtTime(e.time), render: text, className: 'text-nowrap' },
+      { title: 'Node', data: (e) => str(e.node), render: text, className: 'text-nowrap' },
       { title: 'Component', data: (e) => str(e.component), render: text },
       { title: 'Type', data: (e) => str(e.type), render: text },
       { title: 'Severity', data: (e) => str(e.severity), render: text },

@@ -53,14 +53,15 @@ export async function render(root, arg) {
       b.append(save);
     }
     b.append(status);
-    const nodesBox = el('div', { id: 'policy-nodes' });
+    // The card and its Refresh button stay; only the table is replaced.
+    const [nc, nb] = card(`Nodes of group ${group}`, el('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'policy-nodes-refresh', onclick: () => loadNodes() }, 'Refresh'));
+    const nodesBox = el('div', { id: 'policy-nodes' }, nc);
     body.replaceChildren(c, nodesBox);
 
     async function loadNodes() {
       const all = await get('/nodes').catch(() => []);
       const mine = (all || []).filter((n) => n.group === group && !n.revoked);
-      const [nc, nb] = card(`Nodes of group ${group}`, el('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'policy-nodes-refresh', onclick: () => loadNodes() }, 'Refresh'));
-      nb.appendChild(table([
+      nb.replaceChildren(table([
         { title: 'Node', get: (n) => str(n.name) },
         { title: 'Applied version', get: (n) => (n.policy_version ? `v${n.policy_version}` : '—') },
         { title: 'Status', get: (n) => {
@@ -71,7 +72,6 @@ export async function render(root, arg) {
         { title: 'Error', get: (n) => el('span', { class: 'mono small' }, str(n.policy_error)) },
         { title: 'Last seen', get: (n) => fmtAge(n.last_seen) },
       ], mine, { id: 'policy-nodes-table', empty: 'No node in this group.' }));
-      nodesBox.replaceChildren(nc);
     }
     await loadNodes();
   }
