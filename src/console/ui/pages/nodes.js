@@ -17,7 +17,7 @@ export async function render(root) {
       { title: 'Node', get: (n) => el('span', {}, el('span', { class: 'fw-semibold' }, str(n.name)), el('br'), el('span', { class: 'text-muted small mono' }, str(n.id))) },
       { title: 'Group', get: (n) => str(n.group) },
       { title: 'Health', get: (n) => (n.revoked ? el('span', { class: 'badge text-bg-dark' }, 'revoked') : healthBadge(n.health)) },
-      { title: 'Last seen', get: (n) => el('span', { title: fmtTime(n.last_seen) }, fmtAge(n.last_seen)) },
+      { title: 'Last seen', cls: 'text-nowrap', get: (n) => el('span', { title: fmtTime(n.last_seen) }, fmtAge(n.last_seen)) },
       { title: 'Version', get: (n) => str(n.version) || '—' },
       { title: 'Database', get: (n) => `${str(n.db_version) || '—'} (${fmtAge(n.db_time)})` },
       { title: 'Backlog', get: (n) => `${str(n.backlog ?? '—')}${n.dropped ? `, ${n.dropped} dropped` : ''}` },

@@ -25,8 +25,8 @@ export async function render(root) {
   root.appendChild(el('h1', { class: 'h4 mb-3' }, 'Quarantine'));
   const items = await get('/quarantine');
   const cols = [
-    { title: 'Time', get: (q) => fmtTime(q.time) },
-    { title: 'Node', get: (q) => str(q.node) },
+    { title: 'Time', cls: 'text-nowrap', get: (q) => fmtTime(q.time) },
+    { title: 'Node', cls: 'text-nowrap', get: (q) => str(q.node) },
     { title: 'Threat', get: (q) => str(q.threat) },
     { title: 'Object', get: (q) => str(q.object && (q.object.url || q.object.path)) },
     { title: 'Size', get: (q) => str(q.object && q.object.size) },

@@ -36,13 +36,13 @@ export async function render(root, arg) {
     const [c, b] = card('Recent tasks', el('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'tasks-refresh', onclick: () => load() }, 'Refresh'));
     b.appendChild(table([
       { title: '#', get: (t) => str(t.id) },
-      { title: 'Type', get: (t) => str(t.type) },
+      { title: 'Type', cls: 'text-nowrap', get: (t) => str(t.type) },
       { title: 'Arguments', get: (t) => (t.args && Object.keys(t.args).length ? Object.entries(t.args).map(([k, v]) => `${k}=${str(v)}`).join(' ') : '') },
-      { title: 'Node', get: (t) => str(t.node_name || t.node) },
-      { title: 'State', get: (t) => el('span', { class: `badge text-bg-${STATE[t.state] || 'secondary'}` }, str(t.state)) },
+      { title: 'Node', cls: 'text-nowrap', get: (t) => str(t.node_name || t.node) },
+      { title: 'State', cls: 'text-nowrap', get: (t) => el('span', { class: `badge text-bg-${STATE[t.state] || 'secondary'}` }, str(t.state)) },
       { title: 'Result', get: (t) => str(t.result) },
-      { title: 'Created', get: (t) => `${fmtTime(t.created)}${t.created_by ? ` by ${t.created_by}` : ''}` },
-      { title: 'Updated', get: (t) => fmtTime(t.updated) },
+      { title: 'Created', cls: 'text-nowrap', get: (t) => `${fmtTime(t.created)}${t.created_by ? ` by ${t.created_by}` : ''}` },
+      { title: 'Updated', cls: 'text-nowrap', get: (t) => fmtTime(t.updated) },
     ], tasks || [], { id: 'tasks-table', empty: 'No task yet.' }));
     list.replaceChildren(c);
   }
