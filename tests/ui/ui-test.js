@@ -243,6 +243,34 @@ async function main() {
   await page.waitForFunction(() => document.querySelector('#events-table').dataset.loaded);
   ok('events filter by time range (nothing before three days ago)', (await rowCount()) === 0);
 
+  // Cursor pagination: 120 events of another node, 50 a page.
+  const tok2 = await api('POST', '/enrollment-tokens', { group: 'bulk', ttl: 3600 }, admin);
+  const en2 = await api('POST', '/enroll', { token: tok2.data.token, name: 'bulk-node', version: 'test' });
+  const bulk = [];
+  for (let i = 0; i < 120; i++) {
+    bulk.push({ id: hex(16), time: iso(Date.now() - (120 - i) * 1000), node: 'bulk-node', component: 'icap', type: 'scan',
+      severity: 'info', verdict: 'CLEAN', object: { url: `http://bulk.example/${i}` } });
+  }
+  const pb = await api('POST', '/events', { events: bulk }, en2.data.credential);
+  ok('a second node posts 120 events', pb.status === 200 && pb.data.accepted === 120, JSON.stringify(pb));
+  rows = await filter({ node: 'bulk-node' });
+  const pageUrls = async () => page.$$eval('#events-table tbody tr', (r) => r.map((x) => (x.textContent.match(/bulk\.example\/(\d+)/) || [])[1]));
+  const pg1 = await pageUrls();
+  const nextPage = async (sel) => {
+    await page.$eval('#events-table', (t) => { t.dataset.loaded = ''; });
+    await page.click(sel);
+    await page.waitForFunction(() => document.querySelector('#events-table').dataset.loaded);
+    return pageUrls();
+  };
+  const pg2 = await nextPage('#ev-older');
+  const pg3 = await nextPage('#ev-older');
+  const olderOff = await page.$eval('#ev-older', (b) => b.disabled);
+  const back = await nextPage('#ev-newer');
+  const all = new Set([...pg1, ...pg2, ...pg3]);
+  ok('events pages through the console cursor: 50 + 50 + 20, newest first, no repeat, back again',
+    pg1.length === 50 && pg2.length === 50 && pg3.length === 20 && all.size === 120 && pg1[0] === '119' && pg3[19] === '0' &&
+    olderOff && back.join() === pg2.join(), `${pg1.length}/${pg2.length}/${pg3.length} distinct ${all.size} first ${pg1[0]} last ${pg3[pg3.length - 1]}`);
+
   // Detail page of the EICAR event, by clicking its row.
   rows = await filter({ threat: 'Eicar-Test-Signature', component: 'icap' });
   await page.click('#events-table tbody tr');
@@ -359,7 +387,15 @@ async function main() {
     buttons += await vp.$$eval('.bw-action, #task-form, #token-form, #policy-save, #user-form', (b) => b.length);
   }
   ok('a viewer sees no task or action buttons', buttons === 0, `${buttons} buttons`);
-  const vs = await api('POST', '/session', { username: 'vera', password: 'viewer-password-1' });
+  await go(vp, '#/users', '#pw-form');
+  await vp.type('#pw-current', 'viewer-password-1');
+  await vp.type('#pw-new', 'viewer-password-2');
+  await vp.type('#pw-new2', 'viewer-password-2');
+  await vp.$eval('#flash', (f) => { f.className = 'alert d-none'; f.textContent = ''; });
+  await vp.click('#pw-change');
+  await vp.waitForFunction(() => document.getElementById('flash').textContent !== '');
+  const vs = await api('POST', '/session', { username: 'vera', password: 'viewer-password-2' });
+  ok('a viewer changes their own password', /changed/.test(await text(vp, '#flash')) && vs.status === 200, await text(vp, '#flash'));
   const vt = await api('POST', '/tasks', { type: 'reload', group: 'proxies' }, vs.data.token);
   ok('the API refuses a task from the viewer', vt.status === 403, JSON.stringify(vt));
 

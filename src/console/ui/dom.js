@@ -56,7 +56,8 @@ export function fmtTime(v) {
 
 export function fmtAge(v) {
   const d = toDate(v);
-  if (!d) return '—';
+  // A time the browser cannot read is shown as the node wrote it.
+  if (!d) return typeof v === 'string' && v ? v : '—';
   let s = Math.round((Date.now() - d.getTime()) / 1000);
   const neg = s < 0;
   s = Math.abs(s);
@@ -78,7 +79,7 @@ export function sevBadge(sev) {
 
 export function healthBadge(h) {
   const s = str(h).toLowerCase();
-  const cls = !s ? 'secondary' : /^(ok|healthy|good)/.test(s) ? 'success' :
+  const cls = !s || s === 'unknown' ? 'secondary' : /^(ok|healthy|good)/.test(s) ? 'success' :
               /^(warn|degraded)/.test(s) ? 'warning' : 'danger';
   return el('span', { class: `badge text-bg-${cls}` }, s || 'unknown');
 }
