@@ -10,7 +10,8 @@
 # real bulwarkd enrolled with a token, behind a real Squid in front of a local
 # origin; an EICAR download through Squid appears on the dashboard, the
 # quarantined object is restored through a task made in the UI, and a policy
-# saved in the UI changes the node's answer.
+# saved in the UI changes the node's answer.  Part 3: the cases of part 1
+# again in Firefox ESR (puppeteer-core over WebDriver BiDi) on a fresh console.
 # Screenshots go to $UI_SHOTS when set (UI_SHOTS=docs/screenshots refreshes
 # the ones in docs/console-ui.md).
 . "$(dirname "$0")/lib.sh"
@@ -45,24 +46,31 @@ if ! { openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bulwark ui t
     notok "console-ui: test CA made with openssl"; sed 's/^/    /' "$TMP/openssl.log"; exit 0
 fi
 CA=$CA_DIR/ca.pem
-CPORT=$(free_port)
 PASS="ui-admin-$RANDOM$RANDOM"
-mkdir -p "$TMP/console"
-cat >"$TMP/console.conf" <<CONF
+# console_up NAME: a fresh console (own data directory) on a free port; sets
+# CPID and CURL_URL.
+console_up() {
+    local port
+    port=$(free_port)
+    mkdir -p "$TMP/$1"
+    cat >"$TMP/$1.conf" <<CONF
 [console]
-Listen = 127.0.0.1:$CPORT
+Listen = 127.0.0.1:$port
 TlsCertificate = $CA_DIR/console.pem
 TlsKey = $CA_DIR/console.key
-DataDirectory = $TMP/console
+DataDirectory = $TMP/$1
 CONF
-BULWARK_CONSOLE_ADMIN_PASSWORD=$PASS "$CONSOLE" -c "$TMP/console.conf" >"$TMP/console.log" 2>&1 &
-CPID=$!
-BG_PIDS="$BG_PIDS $CPID"
-CURL_URL=https://127.0.0.1:$CPORT
-if ! wait_until 60 curl -s -o /dev/null --cacert "$CA" "$CURL_URL/api/v1/session"; then
-    notok "console-ui: the console starts with TLS"; sed 's/^/    /' "$TMP/console.log" | tail; exit 0
-fi
-ok "console-ui: the console starts with TLS on 127.0.0.1:$CPORT"
+    BULWARK_CONSOLE_ADMIN_PASSWORD=$PASS "$CONSOLE" -c "$TMP/$1.conf" >"$TMP/$1.log" 2>&1 &
+    CPID=$!
+    BG_PIDS="$BG_PIDS $CPID"
+    CURL_URL=https://127.0.0.1:$port
+    if ! wait_until 60 curl -s -o /dev/null --cacert "$CA" "$CURL_URL/api/v1/session"; then
+        notok "console-ui: the console starts with TLS ($1)"; sed 's/^/    /' "$TMP/$1.log" | tail
+        return 1
+    fi
+    ok "console-ui: the console starts with TLS on $CURL_URL ($1)"
+}
+console_up console || exit 0
 
 # --- the node side for the end-to-end part (bulwarkd behind Squid) ---------------------
 E2E=""
@@ -116,8 +124,22 @@ fi
 URL=$CURL_URL ADMIN_PASSWORD=$PASS CHROMIUM=$CHROMIUM SHOTS=${UI_SHOTS:-} E2E_NODE=$E2E \
     NODE_EXTRA_CA_CERTS=$CA FAIL_SHOT=${FAIL_SHOT:-} HOME="$TMP" timeout 900 node "$UI/ui-test.js"
 rc=$?
-[ $rc -eq 0 ] || notok "console-ui: ui-test.js exited with $rc"
+[ $rc -eq 0 ] || notok "console-ui: ui-test.js (chromium) exited with $rc"
 if ! kill -0 "$CPID" 2>/dev/null; then notok "console-ui: the console kept running"; sed 's/^/    /' "$TMP/console.log" | tail; fi
 if [ -n "$E2E" ] && ! kill -0 "$BW_PID" 2>/dev/null; then
     notok "console-ui: bulwarkd kept running"; sed 's/^/    /' "$TMP/bulwarkd.log" | tail
+fi
+
+# --- the same cases in Firefox (ESR), on a fresh console, without the node side ---------
+FIREFOX=${FIREFOX:-/usr/bin/firefox-esr}
+if [ "${UI_FIREFOX:-yes}" = no ]; then
+    echo "# Firefox part not run (UI_FIREFOX=no)"
+elif [ ! -x "$FIREFOX" ]; then
+    notok "console-ui: $FIREFOX is installed (apt-get install firefox-esr)"
+elif console_up console-firefox; then
+    mkdir -p "$TMP/ffhome"
+    URL=$CURL_URL ADMIN_PASSWORD=$PASS BROWSER=firefox FIREFOX=$FIREFOX E2E_NODE= SHOTS= \
+        NODE_EXTRA_CA_CERTS=$CA FAIL_SHOT= HOME="$TMP/ffhome" timeout 900 node "$UI/ui-test.js"
+    rc=$?
+    [ $rc -eq 0 ] || notok "console-ui: ui-test.js (firefox) exited with $rc"
 fi

@@ -20,13 +20,14 @@ const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
 const SHOTS = process.env.SHOTS || '';
 const E2E = process.env.E2E_NODE ? JSON.parse(process.env.E2E_NODE) : null;
 let failures = 0;
+const TAG = process.env.BROWSER === 'firefox' ? 'ui firefox' : 'ui';
 let curPage = null; // for a screenshot when the script fails (FAIL_SHOT)
 
 function ok(name, cond, detail) {
-  if (cond) console.log(`ok - ui: ${name}`);
+  if (cond) console.log(`ok - ${TAG}: ${name}`);
   else {
     failures++;
-    console.log(`not ok - ui: ${name}`);
+    console.log(`not ok - ${TAG}: ${name}`);
     if (detail !== undefined) console.log(`    ${String(detail).split('\n').join('\n    ')}`);
   }
   return cond;
@@ -90,7 +91,15 @@ async function main() {
   await api('POST', '/users', { name: 'locky', password: 'locky-password-1', role: 'viewer' }, admin);
 
   // ---- browser ----
-  const browser = await puppeteer.launch({
+  // BROWSER=firefox runs the same cases in Firefox (WebDriver BiDi).
+  const firefox = process.env.BROWSER === 'firefox';
+  const browser = await puppeteer.launch(firefox ? {
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    acceptInsecureCerts: true,
+    defaultViewport: { width: 1400, height: 900 },
+  } : {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     acceptInsecureCerts: true, // the console's certificate is from the test's own CA
@@ -501,7 +510,7 @@ async function endToEnd(page, { go, shot, text, confirmAction }) {
 }
 
 main().then(() => process.exit(failures ? 1 : 0), async (e) => {
-  console.log(`not ok - ui: test script failed: ${e.stack || e}`);
+  console.log(`not ok - ${TAG}: test script failed: ${e.stack || e}`);
   if (curPage && process.env.FAIL_SHOT) {
     await curPage.screenshot({ path: process.env.FAIL_SHOT, fullPage: true }).catch(() => {});
     console.log(`    screenshot of the page: ${process.env.FAIL_SHOT}`);
