@@ -306,6 +306,24 @@ async function main() {
   await page.waitForSelector('#token-value');
   ok('nodes page creates an enrolment token', /^[0-9a-f]{64}$/.test((await text(page, '#token-value')).trim()));
   await shot(page, 'nodes');
+  // Group edit and revoke (on the bulk node, which nothing else needs).
+  await page.click('button[data-node="bulk-node"]');
+  await page.waitForSelector('#group-input', { visible: true });
+  await page.$eval('#group-input', (i) => { i.value = ''; });
+  await page.type('#group-input', 'moved');
+  await page.click('#confirm-ok');
+  await page.waitForFunction(() => !document.getElementById('confirm-modal') && /moved/.test(document.querySelector('#nodes-table').textContent));
+  let bn = await api('GET', `/nodes/${en2.data.node_id}`, undefined, admin);
+  ok('nodes page moves a node to another group', bn.data && bn.data.group === 'moved', JSON.stringify(bn.data));
+  const revokeSel = await page.$$eval('#nodes-table tbody tr', (rows) => {
+    const i = rows.findIndex((r) => r.textContent.includes('bulk-node'));
+    return i < 0 ? null : `#nodes-table tbody tr:nth-child(${i + 1}) button.btn-outline-danger`;
+  });
+  await confirmAction(page, revokeSel);
+  bn = await api('GET', `/nodes/${en2.data.node_id}`, undefined, admin);
+  const refused = await api('POST', '/events', { events: [] }, en2.data.credential);
+  ok('nodes page revokes a node: the console refuses its credential', bn.data && bn.data.revoked && refused.status === 401,
+    `${JSON.stringify(bn.data)} then ${refused.status}`);
 
   // Tasks: create one for the node; it is queued.
   await go(page, '#/tasks', '#task-form');
@@ -366,6 +384,10 @@ async function main() {
   await page.waitForFunction(() => /olga/.test(document.querySelector('#users-table').textContent));
   ok('users page adds a user', true);
   await shot(page, 'users');
+  await confirmAction(page, 'button[data-user="olga"]');
+  await page.waitForFunction(() => !/olga/.test(document.querySelector('#users-table').textContent));
+  const users = await api('GET', '/users', undefined, admin);
+  ok('users page deletes a user', Array.isArray(users.data) && !users.data.some((u) => u.name === 'olga'), JSON.stringify(users.data));
 
   // CSRF: a state-changing request without the token is refused.
   const csrf = await page.evaluate(async () => (await fetch('/api/v1/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' },
