@@ -61,6 +61,9 @@ void bw_h_tasks_post(bw_req_t *r)
     const char *grp = json_string_value(json_object_get(b, "group"));
     json_t *args = json_object_get(b, "args");
     json_t *targets = json_array(), *ids = json_array(), *nodes = NULL;
+    /* Always an object: the store is handed {} rather than NULL (store.c
+     * turns a NULL into a json_object() it never frees). */
+    json_t *noargs = json_object();
     int known = 0;
     for (int i = 0; type && task_types[i]; i++)
         known |= !strcmp(type, task_types[i]);
@@ -102,7 +105,8 @@ void bw_h_tasks_post(bw_req_t *r)
     json_array_foreach(targets, i, t)
     {
         int64_t tid;
-        if (bw_store_add_task(r->con->store, json_string_value(t), type, args, r->user, &tid,
+        if (bw_store_add_task(r->con->store, json_string_value(t), type, args ? args : noargs,
+                              r->user, &tid,
                               &err) != BW_OK) {
             bw_reply_error(r, 500, "store: %s", err.msg);
             goto out;
@@ -112,7 +116,7 @@ void bw_h_tasks_post(bw_req_t *r)
     bw_log(BW_LOG_INFO, "%s queued %s for %zu node(s)", r->user, type, json_array_size(ids));
     bw_reply_json(r, 201, json_pack("{s:O}", "tasks", ids));
 out:
-    json_decref(nodes), json_decref(targets), json_decref(ids), json_decref(b);
+    json_decref(nodes), json_decref(targets), json_decref(ids), json_decref(noargs), json_decref(b);
 }
 
 void bw_h_policies(bw_req_t *r)

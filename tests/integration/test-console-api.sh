@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/icap-lib.sh"
 BUILD=${BUILD:-build}
-. "$(dirname "$0")/console-lib.sh"
+. "$(dirname "$0")/console-api-lib.sh"
 if [ ! -x "$CONSOLE" ]; then notok "console-api: $CONSOLE not built"; exit 1; fi
 
 PIDS=()
@@ -374,3 +374,22 @@ if [ -x "$PGBIN/initdb" ]; then
 else
     echo "ok - console-api: pg: skipped (no PostgreSQL) # SKIP"
 fi
+
+# ---- no sanitizer report in any console's log (a SAN build reports leaks at exit)
+san=$(grep -l -E 'Sanitizer|runtime error' "$TMP"/*.log 2>/dev/null | paste -sd' ' -)
+expect_eq "console-api: no sanitizer report from the consoles" "${san:-none}" none
+[ -n "$san" ] && grep -h -A12 -E 'Sanitizer|runtime error' $san | head -40 | sed 's/^/    /'
+
+# ---- the OpenAPI description covers the routing table ------------------------------------------
+missing=$(python3 - "$ROOT/src/console/http-route.c" "$ROOT/docs/console-openapi.yaml" <<'PY'
+import re, sys, yaml
+routes = re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/api/v1/[^"]*)"', open(sys.argv[1]).read())
+paths = yaml.safe_load(open(sys.argv[2]))["paths"]
+norm = {re.sub(r'\{[^}]*\}', '{}', p): v for p, v in paths.items()}
+for m, p in routes:
+    p = p[len("/api/v1"):]
+    if p not in norm or m.lower() not in norm[p]:
+        print(m, p)
+PY
+)
+expect_eq "console-api: docs/console-openapi.yaml describes every /api/v1 route" "${missing:-none}" none
