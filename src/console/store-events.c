@@ -12,7 +12,8 @@
  * (dim, t, key) -> events, detections for the dimensions total, threat,
  * client, URL, component and node.  The dashboard reads only these: buckets
  * from the hourly totals, top-N from whole days plus the hours at either
- * end of the range, so 30 days is 30 day rows per key, not 720 hour rows.
+ * end of the range, so 30 days is 30 day rows per key, not 720 hour rows
+ * (and only for the candidate keys: see top()).
  * Their resolution is an hour: a range is widened to whole hours.
  *
  * Pagination is by keyset on seq (the order of arrival), never OFFSET: a
@@ -20,7 +21,8 @@
  * as on page 1, and rows arriving meanwhile neither repeat nor hide rows.
  *
  * Free text: see docs/console-storage.md.  SQLite keeps the searchable text
- * (every string value of the event but id and time) in an FTS5 table with
+ * (the string values of the event but its id, time, enumerations and
+ * hashes: ftext_wanted) in an FTS5 table with
  * the trigram tokenizer, which answers LIKE '%...%' from its index for
  * strings of 3 characters or more; PostgreSQL keeps it in a column with a
  * pg_trgm GIN index answering ILIKE.  Both are substring matches, as the
@@ -34,6 +36,25 @@
 #include "bulwark/core.h"
 #include "core/buf.h"
 
+/* Keys whose values free text does not look in: the id and time, the
+ * enumerations that have their own exact filter (component, severity,
+ * verdict, action, method, group), and hashes (a SHA-256 is 64 distinct
+ * trigrams that nobody searches by substring; it doubled the cost of
+ * indexing).  docs/console-storage.md lists what is searched. */
+static int ftext_wanted(const char *k, int top)
+{
+    static const char *const skip_top[] = { "id", "time", "component", "severity", "verdict", "action",
+                                            "method", NULL };
+    static const char *const skip_any[] = { "sha256", "group", "size", NULL };
+    for (int i = 0; top && skip_top[i]; i++)
+        if (!strcmp(k, skip_top[i]))
+            return 0;
+    for (int i = 0; skip_any[i]; i++)
+        if (!strcmp(k, skip_any[i]))
+            return 0;
+    return 1;
+}
+
 static void ftext_walk(json_t *v, bw_buf_t *b, int top)
 {
     if (json_is_string(v)) {
@@ -44,7 +65,7 @@ static void ftext_walk(json_t *v, bw_buf_t *b, int top)
         const char *k;
         json_t *x;
         json_object_foreach(v, k, x) {
-            if (top && (!strcmp(k, "id") || !strcmp(k, "time")))
+            if (!ftext_wanted(k, top))
                 continue;
             ftext_walk(x, b, 0);
         }
@@ -156,13 +177,9 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
         if (!(ft[i] = bw_store_ftext(ev[i].json, ev[i].json_len)))
             rc = bw_err_set(err, "out of memory");
     void *c = NULL;
-    if (rc == BW_OK) {
-        c = bw_store_conn(st);
-        rc = st->ops->exec(c, st->ops->begin_write, NULL, 0, NULL, err);
-        if (rc != BW_OK) {
-            bw_store_release(st, c);
-            c = NULL;
-        }
+    if (rc == BW_OK && bw_store_tx_begin(st, &c, err) != BW_OK) {
+        rc = BW_ERR;
+        c = NULL;
     }
     if (rc == BW_OK)
         rc = st->ops->insert_events(c, ev, ft, n, bw_store_now_us(), ins, err);
@@ -181,13 +198,8 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
         bw_sqlv_t p[1] = { SQLV_I(a) };
         rc = st->ops->exec(c, "UPDATE counters SET n = n + ?1 WHERE name = 'events'", p, 1, NULL, err);
     }
-    if (c) {
-        if (rc == BW_OK && st->ops->exec(c, "COMMIT", NULL, 0, NULL, err) != BW_OK)
-            rc = BW_ERR;
-        if (rc != BW_OK)
-            st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
-        bw_store_release(st, c);
-    }
+    if (c)
+        rc = bw_store_tx_end(st, c, rc, err);
     for (size_t i = 0; ft && i < n; i++)
         free(ft[i]);
     free(ft);
@@ -368,23 +380,116 @@ json_t *bw_store_get_event(bw_store_t *st, const char *id, int *rcp, bw_err_t *e
 
 /* ---- stats ------------------------------------------------------------------------ */
 
+/* Top-N of one dimension over [from, to) (seconds; whole days [d0, d1) in
+ * the middle, hours at the ends).  Summing every key of every bucket would
+ * read all the rollup rows of the range: millions for 30 days of a farm's
+ * client addresses.  Instead: the candidates are the K biggest keys of
+ * each bucket (index rollup_*_top: K rows per bucket), and only their
+ * counts are summed (primary key (dim, key, t): one range per key).  The
+ * answer is exact for every key that is among the K biggest of at least
+ * one hour or day of the range; a key spread thinly over many buckets can
+ * be missed, the documented price of answering in bounded time. */
+#define TOP_CHUNK 200
+
+static int top_candidates(bw_store_t *st, void *c, const char *table, int dim, int64_t t0, int64_t t1,
+                          int64_t step, size_t k, json_t *set, bw_err_t *err)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT key FROM %s WHERE dim = ?1 AND t = ?2 ORDER BY events DESC LIMIT ?3",
+             table);
+    for (int64_t t = t0; t < t1; t += step) {
+        bw_sqlv_t p[3] = { SQLV_I(dim), SQLV_I(t), SQLV_I(k) };
+        bw_rows_t r;
+        if (bw_store_exec(st, c, sql, p, 3, &r, err) != BW_OK)
+            return BW_ERR;
+        for (size_t i = 0; i < r.nrows; i++)
+            json_object_set_new(set, bw_rows_get(&r, i, 0), json_pack("[I,I]", (json_int_t)0, (json_int_t)0));
+        bw_rows_free(&r);
+    }
+    return BW_OK;
+}
+
+static int top_cmp(const void *pa, const void *pb)
+{
+    json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+    json_int_t x = json_integer_value(json_object_get(a, "count"));
+    json_int_t y = json_integer_value(json_object_get(b, "count"));
+    if (x != y)
+        return x > y ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(a, "name")), json_string_value(json_object_get(b, "name")));
+}
+
 static json_t *top(bw_store_t *st, void *c, int dim, int64_t from, int64_t d0, int64_t d1, int64_t to,
                    size_t n, bw_err_t *err)
 {
-    bw_sqlv_t p[6] = { SQLV_I(dim), SQLV_I(d0), SQLV_I(d1), SQLV_I(from), SQLV_I(to), SQLV_I(n) };
-    bw_rows_t r;
-    if (bw_store_exec(st, c, "SELECT key, SUM(ev), SUM(det) FROM ("
-                      "SELECT key, events AS ev, detections AS det FROM rollup_d WHERE dim = ?1 AND t >= ?2 AND t < ?3 "
-                      "UNION ALL SELECT key, events, detections FROM rollup_h WHERE dim = ?1 AND t >= ?4 AND t < ?2 "
-                      "UNION ALL SELECT key, events, detections FROM rollup_h WHERE dim = ?1 AND t >= ?3 AND t < ?5"
-                      ") x GROUP BY key ORDER BY 2 DESC, key LIMIT ?6", p, 6, &r, err) != BW_OK)
+    size_t k = n * 2 < 20 ? 20 : n * 2;
+    json_t *set = json_object();
+    if (top_candidates(st, c, "rollup_d", dim, d0, d1, 86400, k, set, err) != BW_OK
+        || top_candidates(st, c, "rollup_h", dim, from, d0, 3600, k, set, err) != BW_OK
+        || top_candidates(st, c, "rollup_h", dim, d1, to, 3600, k, set, err) != BW_OK) {
+        json_decref(set);
         return NULL;
+    }
+    /* Exact sums of the candidates, TOP_CHUNK keys per statement. */
+    const char *keys[TOP_CHUNK];
+    size_t nk = 0;
+    void *it = json_object_iter(set);
+    while (it || nk) {
+        if (it && nk < TOP_CHUNK) {
+            keys[nk++] = json_object_iter_key(it);
+            it = json_object_iter_next(set, it);
+            continue;
+        }
+        bw_sqlv_t p[5 + TOP_CHUNK] = { SQLV_I(dim), SQLV_I(d0), SQLV_I(d1), SQLV_I(from), SQLV_I(to) };
+        bw_buf_t in = { 0 };
+        for (size_t i = 0; i < nk; i++) {
+            p[5 + i] = SQLV_S(keys[i]);
+            bw_buf_printf(&in, "%s?%zu", i ? ", " : "", 6 + i);
+        }
+        bw_buf_append(&in, "", 1);
+        bw_buf_t q = { 0 };
+        bw_buf_printf(&q, "SELECT key, SUM(ev), SUM(det) FROM ("
+                      "SELECT key, events AS ev, detections AS det FROM rollup_d WHERE dim = ?1 AND key IN (%s) AND t >= ?2 AND t < ?3 "
+                      "UNION ALL SELECT key, events, detections FROM rollup_h WHERE dim = ?1 AND key IN (%s) AND t >= ?4 AND t < ?2 "
+                      "UNION ALL SELECT key, events, detections FROM rollup_h WHERE dim = ?1 AND key IN (%s) AND t >= ?3 AND t < ?5"
+                      ") x GROUP BY key", in.p, in.p, in.p);
+        bw_buf_append(&q, "", 1);
+        bw_rows_t r;
+        int rc = in.oom || q.oom ? bw_err_set(err, "out of memory")
+                                 : bw_store_exec(st, c, q.p, p, 5 + (int)nk, &r, err);
+        bw_buf_free(&in);
+        bw_buf_free(&q);
+        if (rc != BW_OK) {
+            json_decref(set);
+            return NULL;
+        }
+        for (size_t i = 0; i < r.nrows; i++)
+            json_object_set_new(set, bw_rows_get(&r, i, 0),
+                                json_pack("[I,I]", (json_int_t)bw_rows_int(&r, i, 1),
+                                          (json_int_t)bw_rows_int(&r, i, 2)));
+        bw_rows_free(&r);
+        nk = 0;
+    }
+    size_t total = json_object_size(set), m = 0;
+    json_t **all = calloc(total ? total : 1, sizeof *all);
+    const char *key;
+    json_t *v;
+    json_object_foreach(set, key, v) {
+        json_int_t ev = json_integer_value(json_array_get(v, 0));
+        if (ev > 0 && all)
+            all[m++] = json_pack("{s:s,s:I,s:I}", "name", key, "count", ev, "detections",
+                                 json_integer_value(json_array_get(v, 1)));
+    }
+    if (m)
+        qsort(all, m, sizeof *all, top_cmp);
     json_t *a = json_array();
-    for (size_t i = 0; i < r.nrows; i++)
-        json_array_append_new(a, json_pack("{s:s,s:I,s:I}", "name", bw_rows_get(&r, i, 0), "count",
-                                           (json_int_t)bw_rows_int(&r, i, 1), "detections",
-                                           (json_int_t)bw_rows_int(&r, i, 2)));
-    bw_rows_free(&r);
+    for (size_t i = 0; i < m; i++) {
+        if (i < n)
+            json_array_append(a, all[i]);
+        json_decref(all[i]);
+    }
+    free(all);
+    json_decref(set);
     return a;
 }
 
@@ -415,7 +520,7 @@ json_t *bw_store_stats(bw_store_t *st, int64_t from_us, int64_t to_us, int bucke
     bw_sqlv_t p[3] = { SQLV_I(from), SQLV_I(to), SQLV_I(bucket) };
     bw_rows_t r;
     if (bw_store_exec(st, c, "SELECT (t - ?1) / ?3, SUM(events), SUM(detections) FROM rollup_h "
-                      "WHERE dim = 0 AND t >= ?1 AND t < ?2 GROUP BY 1 ORDER BY 1", p, 3, &r, err) != BW_OK)
+                      "WHERE dim = 0 AND key = '' AND t >= ?1 AND t < ?2 GROUP BY 1 ORDER BY 1", p, 3, &r, err) != BW_OK)
         goto end;
     int64_t nb = (to - from + bucket - 1) / bucket, te = 0, td = 0;
     json_t *buckets = json_array();
@@ -463,21 +568,16 @@ static int delete_slices(bw_store_t *st, const char *sel, bw_sqlv_t v, int64_t *
     snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE %s "
              "ORDER BY seq LIMIT 10000)", sel);
     for (;;) {
-        void *c = bw_store_conn(st);
+        void *c;
         bw_rows_t r = { 0 };
-        int rc = st->ops->exec(c, st->ops->begin_write, NULL, 0, NULL, err);
-        if (rc == BW_OK)
-            rc = st->ops->exec(c, sql, &v, 1, &r, err);
+        if (bw_store_tx_begin(st, &c, err) != BW_OK)
+            return BW_ERR;
+        int rc = st->ops->exec(c, sql, &v, 1, &r, err);
         if (rc == BW_OK && r.changes) {
             bw_sqlv_t p[1] = { SQLV_I(r.changes) };
             rc = st->ops->exec(c, "UPDATE counters SET n = n - ?1 WHERE name = 'events'", p, 1, NULL, err);
         }
-        if (rc == BW_OK)
-            rc = st->ops->exec(c, "COMMIT", NULL, 0, NULL, err);
-        if (rc != BW_OK)
-            st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
-        bw_store_release(st, c);
-        if (rc != BW_OK)
+        if (bw_store_tx_end(st, c, rc, err) != BW_OK)
             return BW_ERR;
         *deleted += r.changes;
         if (r.changes < 10000)

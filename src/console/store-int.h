@@ -67,6 +67,10 @@ typedef struct bw_store_ops {
     int pg;
     size_t pool_size;
     const char *begin_write;  /* "BEGIN IMMEDIATE" / "BEGIN" */
+    /* One writer at a time inside the process (SQLite): writers queue on a
+     * mutex instead of SQLite's busy handler, which sleeps 1..100 ms
+     * between retries and wasted most of the time with 4 writers. */
+    int serialize_writes;
     int (*connect)(const char *url, void **conn, bw_err_t *err);
     void (*disconnect)(void *conn);
     int (*exec)(void *conn, const char *sql, const bw_sqlv_t *p, int np, bw_rows_t *out,
@@ -92,6 +96,7 @@ struct bw_store {
     char *url;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_mutex_t wmu;   /* held through a write transaction when ops->serialize_writes */
     void **conns;    /* all of them */
     void **idle;     /* a stack of those not in use */
     size_t nconns, nidle;
@@ -102,6 +107,11 @@ struct bw_store {
 void *bw_store_conn(bw_store_t *st);
 void bw_store_release(bw_store_t *st, void *c);
 
+/* A connection in a write transaction (BEGIN done) and its end (COMMIT
+ * when rc is BW_OK, else ROLLBACK); both release what they took. */
+int bw_store_tx_begin(bw_store_t *st, void **c, bw_err_t *err);
+int bw_store_tx_end(bw_store_t *st, void *c, int rc, bw_err_t *err);
+
 /* Runs sql on a pooled connection (or on c when not NULL). */
 int bw_store_exec(bw_store_t *st, void *c, const char *sql, const bw_sqlv_t *p, int np,
                   bw_rows_t *out, bw_err_t *err);
@@ -110,8 +120,9 @@ int64_t bw_store_now_us(void);
 /* 32 lowercase hex characters of random bits into out[33]. */
 int bw_store_random_hex(char out[33], bw_err_t *err);
 
-/* The text free-text search looks in: every string value of the event
- * except id and time, space-separated.  Caller frees. */
+/* The text free-text search looks in: the string values of the event
+ * except its id, time, enumerations and hashes (store-events.c:
+ * ftext_wanted), space-separated.  Caller frees. */
 char *bw_store_ftext(const char *json, size_t len);
 
 /* The tables both engines write alike (store-migrate.c); each engine's

@@ -16,11 +16,10 @@
 #include "console/store-int.h"
 
 const char bw_store_schema_common_v1[] =
-    /* Hourly and daily rollups, see store-events.c. */
-    "CREATE TABLE rollup_h (dim INTEGER NOT NULL, t BIGINT NOT NULL, key TEXT NOT NULL, "
-    "  events BIGINT NOT NULL, detections BIGINT NOT NULL, PRIMARY KEY (dim, t, key));\n"
-    "CREATE TABLE rollup_d (dim INTEGER NOT NULL, t BIGINT NOT NULL, key TEXT NOT NULL, "
-    "  events BIGINT NOT NULL, detections BIGINT NOT NULL, PRIMARY KEY (dim, t, key));\n"
+    /* The rollups' second index: a bucket's keys by count, for the top-N
+     * candidates (store-events.c). */
+    "CREATE INDEX rollup_h_top ON rollup_h (dim, t, events);\n"
+    "CREATE INDEX rollup_d_top ON rollup_d (dim, t, events);\n"
     "CREATE TABLE counters (name TEXT PRIMARY KEY, n BIGINT NOT NULL);\n"
     "INSERT INTO counters (name, n) VALUES ('events', 0);\n"
     "CREATE TABLE nodes (id TEXT PRIMARY KEY, name TEXT NOT NULL, grp TEXT NOT NULL, "

@@ -213,10 +213,10 @@ static int sq_upsert_rollups(void *conn, const bw_rollup_t *r, size_t n, bw_err_
                            SQLV_I(r[i].detections) };
         const char *sql = r[i].day
             ? "INSERT INTO rollup_d (dim, t, key, events, detections) VALUES (?1, ?2, ?3, ?4, ?5) "
-              "ON CONFLICT (dim, t, key) DO UPDATE SET events = rollup_d.events + excluded.events, "
+              "ON CONFLICT (dim, key, t) DO UPDATE SET events = rollup_d.events + excluded.events, "
               "detections = rollup_d.detections + excluded.detections"
             : "INSERT INTO rollup_h (dim, t, key, events, detections) VALUES (?1, ?2, ?3, ?4, ?5) "
-              "ON CONFLICT (dim, t, key) DO UPDATE SET events = rollup_h.events + excluded.events, "
+              "ON CONFLICT (dim, key, t) DO UPDATE SET events = rollup_h.events + excluded.events, "
               "detections = rollup_h.detections + excluded.detections";
         if (sq_exec(conn, sql, p, 5, NULL, err) != BW_OK)
             return bw_err_prefix(err, "rollup");
@@ -240,9 +240,16 @@ static const char sq_v1[] =
     "CREATE INDEX events_node ON events (node);\n"
     "CREATE INDEX events_client ON events (client);\n"
     "CREATE INDEX events_type ON events (type);\n"
-    "CREATE VIRTUAL TABLE events_fts USING fts5 (threat, body, tokenize = 'trigram', detail = 'none');\n"
+    "CREATE VIRTUAL TABLE events_fts USING fts5 (threat, body, tokenize = 'trigram', detail = 'none', columnsize = 0);\n"
     "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
     "  DELETE FROM events_fts WHERE rowid = old.seq; END;\n"
+    /* Rollups (store-events.c): keyed by (dim, key, t), so one key's
+     * counts over a range are one index range; WITHOUT ROWID: the key is
+     * the table. */
+    "CREATE TABLE rollup_h (dim INTEGER NOT NULL, key TEXT NOT NULL, t BIGINT NOT NULL, "
+    "  events BIGINT NOT NULL, detections BIGINT NOT NULL, PRIMARY KEY (dim, key, t)) WITHOUT ROWID;\n"
+    "CREATE TABLE rollup_d (dim INTEGER NOT NULL, key TEXT NOT NULL, t BIGINT NOT NULL, "
+    "  events BIGINT NOT NULL, detections BIGINT NOT NULL, PRIMARY KEY (dim, key, t)) WITHOUT ROWID;\n"
     "CREATE TABLE tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL, type TEXT NOT NULL, "
     "  args TEXT NOT NULL, state TEXT NOT NULL, result TEXT, created BIGINT NOT NULL, "
     "  updated BIGINT NOT NULL, created_by TEXT);\n";
@@ -256,6 +263,7 @@ const bw_store_ops_t bw_store_sqlite_ops = {
     .pg = 0,
     .pool_size = 8,
     .begin_write = "BEGIN IMMEDIATE",
+    .serialize_writes = 1,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .exec = sq_exec,

@@ -154,6 +154,7 @@ int bw_store_open(const char *url, bw_store_t **out, bw_err_t *err)
     st->url = strdup(url);
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    pthread_mutex_init(&st->wmu, NULL);
     st->conns = calloc(ops->pool_size, sizeof *st->conns);
     st->idle = calloc(ops->pool_size, sizeof *st->idle);
     if (!st->url || !st->conns || !st->idle) {
@@ -189,6 +190,7 @@ void bw_store_close(bw_store_t *st)
     free(st->url);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->wmu);
     free(st);
 }
 
@@ -215,25 +217,34 @@ static json_t *jstr_or_null(const char *s) { return s ? json_string(s) : json_nu
 static json_t *jint_or_null(const char *s) { return s ? json_integer(strtoll(s, NULL, 10)) : json_null(); }
 
 /* One write in its own transaction on one connection. */
-static int tx_begin(bw_store_t *st, void **c, bw_err_t *err)
+int bw_store_tx_begin(bw_store_t *st, void **c, bw_err_t *err)
 {
+    if (st->ops->serialize_writes)
+        pthread_mutex_lock(&st->wmu);
     *c = bw_store_conn(st);
     if (st->ops->exec(*c, st->ops->begin_write, NULL, 0, NULL, err) != BW_OK) {
         bw_store_release(st, *c);
+        if (st->ops->serialize_writes)
+            pthread_mutex_unlock(&st->wmu);
         return BW_ERR;
     }
     return BW_OK;
 }
 
-static int tx_end(bw_store_t *st, void *c, int rc, bw_err_t *err)
+int bw_store_tx_end(bw_store_t *st, void *c, int rc, bw_err_t *err)
 {
     if (rc == BW_OK && st->ops->exec(c, "COMMIT", NULL, 0, NULL, err) != BW_OK)
         rc = BW_ERR;
     if (rc != BW_OK)
         st->ops->exec(c, "ROLLBACK", NULL, 0, NULL, NULL);
     bw_store_release(st, c);
+    if (st->ops->serialize_writes)
+        pthread_mutex_unlock(&st->wmu);
     return rc;
 }
+
+#define tx_begin bw_store_tx_begin
+#define tx_end bw_store_tx_end
 
 /* ---- nodes and enrolment --------------------------------------------------- */
 
@@ -394,7 +405,7 @@ int bw_store_node_revoke(bw_store_t *st, const char *node_id, bw_err_t *err)
 int bw_store_add_task(bw_store_t *st, const char *node_id, const char *type, json_t *args,
                       const char *by, int64_t *task_id, bw_err_t *err)
 {
-    char *a = json_dumps(args ? args : json_object(), JSON_COMPACT);
+    char *a = args ? json_dumps(args, JSON_COMPACT) : strdup("{}");
     int64_t now = bw_store_now_us();
     bw_sqlv_t p[5] = { SQLV_S(node_id), SQLV_S(type), SQLV_S(a ? a : "{}"), SQLV_I(now), SQLV_S(by) };
     int64_t id = 0;
