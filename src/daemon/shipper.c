@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "clamd/clamd-conf.h"
 #include "core/log.h"
 #include "daemon/daemon.h"
 #include "daemon/shipper.h"
@@ -238,7 +239,9 @@ void bw_shipper_main(const bw_daemon_t *g, int chan)
         bw_link_env_t env = {
             .conf_path = g->conf_path, .spool_dir = ec ? ec->spool_dir : "",
             .node_name = node, .quarantine_dir = qc && qc->dir ? qc->dir : "",
-            .bulwark_path = prog, .ctl = ship_ctl, .ctl_ud = &ctx, .emit = ship_emit,
+            .bulwark_path = prog,
+            .clamd = g->cc && (g->cc->tcp_port || (g->cc->local_socket && g->cc->local_socket[0])),
+            .ctl = ship_ctl, .ctl_ud = &ctx, .emit = ship_emit,
         };
         if (bw_link_open(lc, &env, &link, &err) != BW_OK) {
             bw_log(BW_LOG_ERR, "shipper: console link: %s", err.msg);

@@ -241,6 +241,8 @@ static void heartbeat(bw_link_t *l)
         json_object_set_new(hb, "db_version", json_integer(dbv));
     if (hb && dbt[0])
         json_object_set_new(hb, "db_time", json_string(dbt));
+    if (hb && l->env.clamd)
+        json_array_append_new(json_object_get(hb, "components"), json_string("clamd"));
     char *body = hb ? json_dumps(hb, JSON_COMPACT) : NULL;
     json_decref(hb);
     if (!body)

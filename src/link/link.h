@@ -7,6 +7,7 @@
 #ifndef BW_LINK_H
 #define BW_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ typedef struct bw_link_env {
     const char *node_name;     /* [events] NodeName */
     const char *quarantine_dir;/* [quarantine] QuarantineDir ("" = none) */
     const char *bulwark_path;  /* the `bulwark` program, for the update task */
+    bool clamd;                /* the clamd protocol is on (for the heartbeat's components) */
     /* Asks the supervisor for "reload" / "reload-bases"; 1 OK, 0 refused
      * (*text: why), -1 unreachable (err).  *text is malloc'd or NULL. */
     int (*ctl)(void *ud, const char *command, char **text, bw_err_t *err);

@@ -23,7 +23,11 @@ check "link: the console makes an enrolment token" test -n "$TOKEN"
 P=$(free_port)
 Q=$TMP/quarantine
 mkdir -m 700 "$Q"
+# its own copy of the test database: the update task's `bulwark update` makes
+# BASES.d/.lock beside it, which must not land in the source tree
+cp -r "$TESTDB" "$TMP/db"
 bw_write_conf "$TMP/node.conf" "$P" \
+    "path.BasesPath=$TMP/db" \
     "icapserver.actions.InfectedAction=quarantine" \
     "quarantine.QuarantineDir=$Q" \
     "events.NodeName=node-$P" \
@@ -66,6 +70,7 @@ ev=$(api GET "/api/v1/events?type=detection&node=node-$P" | jq -c '.events[0]')
 expect_match "link: ... with the threat and URL" "$ev" '"threats":\["EICAR-Test-File"\].*"url":"http://link-test\.example/eicar\.com"'
 
 # --- bulwark events --follow ---------------------------------------------------
+: >"$TMP/follow.txt"
 "$BULWARK" events --console "$CURL_URL" --ca "$CA" --token "$ADMIN_TOKEN" --follow \
     --node "node-$P" --type detection >"$TMP/follow.txt" 2>&1 &
 FPID=$!
@@ -100,6 +105,27 @@ check "link: ... and its URL escaped" grep -qF 'url=http://x.example/\x1B[31mred
 check "link: ... with no raw control byte in the output" \
     python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(any(b < 32 and b != 10 for b in d))' "$TMP/esc.txt"
 
+# A batch the console refuses (400: one event with an unknown severity, between
+# two good ones): the node splits it, the good events get in, the bad one is
+# dropped, counted in the heartbeat and reported as events.dropped.
+python3 - "$TMP/spool/seg-999999-2.jsonl" "node-$P" <<'PY'
+import json, sys
+evs = [{"id": "%032x" % (0xba7c00 + i), "time": "2026-12-08T02:00:01.000000Z", "node": sys.argv[2],
+        "component": "icap", "type": "detection", "severity": "bogus" if i == 1 else "high",
+        "message": "batch-%d" % i} for i in range(3)]
+open(sys.argv[1], "w").write("".join(json.dumps(e) + "\n" for e in evs))
+PY
+good_in() { [ "$(api GET "/api/v1/events?node=node-$P&limit=1000" | jq '[.events[] | select((.message // "") | startswith("batch-"))] | length')" -ge 2 ]; }
+check "link: a refused batch is split: its good events reach the console" wait_until 30 good_in
+expect_eq "link: ... the bad event is not stored" \
+    "$(api GET "/api/v1/events/$(printf '%032x' $((0xba7c01)))" >/dev/null; cat "$TMP/api.status")" 404
+dropped_ev() { api GET "/api/v1/events?type=events.dropped&node=node-$P" | jq -e '.events[] | select(.refused_id == "'"$(printf '%032x' $((0xba7c01)))"'") | .error' >"$TMP/drop.txt"; }
+check "link: ... it is reported as an events.dropped event" wait_until 30 dropped_ev
+expect_match "link: ... with the console's error" "$(cat "$TMP/drop.txt")" "severity"
+counted() { [ "$(api GET "/api/v1/nodes/$(jq -r .node_id "$TMP/node.cred")" | jq -r '.dropped // 0')" -ge 1 ]; }
+check "link: ... and counted in the heartbeat's dropped" wait_until 30 counted
+check "link: ... and logged with the event id" grep -q "console refused event $(printf '%032x' $((0xba7c01)))" "$TMP/bulwarkd.log"
+
 # --- tasks --------------------------------------------------------------------------
 # task TYPE [ARGS-JSON]: queues a task for the node, waits for its result,
 # prints "STATE MESSAGE".
@@ -126,6 +152,11 @@ expect_match "link: task quarantine.delete is done" "$r" "^done deleted $QID"
 check "link: ... the object is gone from the quarantine" test ! -e "$Q/$QID.bwq"
 r=$(task quarantine.delete "{\"id\":\"$QID\"}")
 expect_match "link: quarantine.delete of a missing object fails with why" "$r" "^failed .*no such object"
+# update runs `bulwark update`; this node has no update source, so it fails,
+# and the task says why in bulwark update's own words.
+r=$(task update)
+expect_match "link: task update runs bulwark update and reports its failure" "$r" \
+    "^failed update failed \(exit [0-9]+\): .*[A-Za-z]"
 r=$(task unblock '{"address":"10.1.2.3"}')
 expect_eq "link: task unblock fails with the reason" "$r" "failed no network sensor on this node"
 has_task_events() {
