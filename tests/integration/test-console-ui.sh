@@ -26,7 +26,7 @@ if ! command -v npm >/dev/null; then notok "console-ui: npm is installed (apt-ge
 # npm ci installs exactly the locked puppeteer-core; with no registry it
 # fails, and that is a failing line, not a silent skip.
 if [ ! -d "$UI/node_modules/puppeteer-core" ] || [ "$UI/package-lock.json" -nt "$UI/node_modules/.package-lock.json" ]; then
-    if ! (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1; then
+    if ! (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=10000) >"$TMP/npm.log" 2>&1; then
         notok "console-ui: npm ci in tests/ui installs puppeteer-core (no npm registry?); browser tests not run"
         sed 's/^/    /' "$TMP/npm.log" | tail -5
         exit 0
