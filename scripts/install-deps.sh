@@ -14,7 +14,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  clamav-daemon clamdscan python3-pyclamd
  proftpd-core proftpd-mod-clamav libclamav-client-perl
  libjansson-dev libargon2-dev libsqlite3-dev sqlite3 libpq-dev postgresql
- libjs-chart.js libjs-jquery-datatables libjs-bootstrap5 chromium rsyslog rsyslog-gnutls"
+ libjs-chart.js libjs-jquery-datatables libjs-bootstrap5 chromium rsyslog rsyslog-gnutls
+ libjs-jquery nodejs npm jq firefox-esr"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
