@@ -18,7 +18,7 @@ printf '#include "clamd/clamd.h"\n' >> "$TMP/t/src/icap/icap-conf.c"
 out=$("$ROOT/scripts/check-layers.sh" "$TMP/t" 2>&1); rc=$?
 expect_eq "a planted violation fails the check" "$rc" 1
 expect_match "... an upward include is named with file:line" "$out" \
-    "src/core/buf.c:[0-9]+: includes src/daemon/daemon.h \(layer 5, daemon\) from layer 0 \(core\)"
+    "src/core/buf.c:[0-9]+: includes src/daemon/daemon.h \(layer 6, daemon\) from layer 0 \(core\)"
 expect_match "... an engine-private header is named" "$out" \
     "src/icap/icap-parse.c:[0-9]+: includes src/engine/sigdb-t.h, private to engine, from icap"
 expect_match "... a sibling module is named" "$out" \
