@@ -19,7 +19,7 @@ endif
 
 CC ?= cc
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PKGS := libhs libarchive libssl libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl jansson
+PKGS := libhs libarchive libssl libcrypto zlib libzstd libbrotlidec inih libuv libmicrohttpd libcurl jansson hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -28,7 +28,7 @@ LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/engine/*.c src/events/*.c src/policy/*.c src/icap/*.c \
-  src/app/*.c src/quarantine/*.c src/update/*.c src/clamd/*.c src/link/*.c))
+  src/app/*.c src/quarantine/*.c src/update/*.c src/clamd/*.c src/rscan/*.c src/link/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 # bulwark-console: its own program (HTTP API, storage, web UI); only it links
@@ -36,6 +36,8 @@ CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CONSOLE_SRC := $(sort $(wildcard src/console/*.c))
 CONSOLE_PKGS := sqlite3 libpq libargon2
 CONSOLE_LIBS := $(shell pkg-config --libs $(CONSOLE_PKGS) 2>/dev/null)
+# bulwark-agent: the on-access (fanotify) agent, its own program.
+AGENT_SRC := $(sort $(wildcard src/agent/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
@@ -43,12 +45,14 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CONSOLE_OBJ := $(CONSOLE_SRC:%.c=$(BUILD)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 LIBBW := $(BUILD)/libbulwark.a
 BULWARK := $(BUILD)/bulwark
 BULWARKD := $(BUILD)/bulwarkd
 BULWARK_CONSOLE := $(BUILD)/bulwark-console
+BULWARK_AGENT := $(BUILD)/bulwark-agent
 
 
 .PHONY: all deps build run demo test test-only fuzz fuzz-build bench clean
@@ -57,7 +61,7 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-build: $(BULWARK) $(if $(DAEMON_SRC),$(BULWARKD)) $(if $(CONSOLE_SRC),$(BULWARK_CONSOLE)) $(UNIT_BIN)
+build: $(BULWARK) $(if $(DAEMON_SRC),$(BULWARKD)) $(if $(CONSOLE_SRC),$(BULWARK_CONSOLE)) $(if $(AGENT_SRC),$(BULWARK_AGENT)) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +86,19 @@ $(CONSOLE_LIB): $(filter-out $(BUILD)/src/console/console-main.o,$(CONSOLE_OBJ))
 
 $(BULWARK_CONSOLE): $(CONSOLE_OBJ) $(LIBBW)
 	$(CC) $(LDFLAGS) -o $@ $(CONSOLE_OBJ) $(LIBBW) $(LIBS) $(CONSOLE_LIBS)
+
+# The agent's objects, except its main(), also link into tests named test-agent-*.c.
+AGENT_LIB := $(BUILD)/libbwagent.a
+$(AGENT_LIB): $(filter-out $(BUILD)/src/agent/agent-main.o,$(AGENT_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BULWARK_AGENT): $(AGENT_OBJ) $(LIBBW)
+	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(LIBBW) $(LIBS)
+
+$(BUILD)/tests/test-agent-%: tests/unit/test-agent-%.c $(wildcard tests/unit/*.h) $(AGENT_LIB) $(LIBBW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(AGENT_LIB) $(LIBBW) $(LIBS)
 
 $(BUILD)/tests/test-console-%: tests/unit/test-console-%.c $(wildcard tests/unit/*.h) $(CONSOLE_LIB) $(LIBBW)
 	@mkdir -p $(dir $@)
@@ -271,4 +288,4 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(CONSOLE_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(CONSOLE_OBJ:.o=.d) $(AGENT_OBJ:.o=.d)

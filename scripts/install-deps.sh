@@ -15,6 +15,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  proftpd-core proftpd-mod-clamav libclamav-client-perl
  libjansson-dev libargon2-dev libsqlite3-dev sqlite3 libpq-dev postgresql
  libjs-chart.js libjs-jquery-datatables libjs-bootstrap5 chromium rsyslog rsyslog-gnutls
+ libhiredis-dev redis-server
  libjs-jquery nodejs npm jq firefox-esr"
 missing=""
 for p in $PKGS; do
