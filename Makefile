@@ -5,6 +5,7 @@
 #   make test SAN=1 the same under ASan + UBSan (separate build directory)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      the throughput comparison with clamscan (bench/README)
+#   make console    install missing packages, build, start bulwark-console (docs/console.md)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -55,7 +56,7 @@ BULWARK_CONSOLE := $(BUILD)/bulwark-console
 BULWARK_AGENT := $(BUILD)/bulwark-agent
 
 
-.PHONY: all deps build run demo test test-only fuzz fuzz-build bench clean
+.PHONY: all deps build run console demo test test-only fuzz fuzz-build bench clean
 all: build
 
 deps:
@@ -114,6 +115,15 @@ run: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@echo "bulwarkd on icap://127.0.0.1:1344/av/respmod and /av/reqmod (Ctrl-C stops it)"
 	exec $(BUILD)/bulwarkd -c conf/bulwark.conf -f
+
+# The console on its embedded default (SQLite in CONSOLE_DATA, plain HTTP on
+# loopback); the first start prints the admin's one-time password.
+CONSOLE_DATA ?= /var/tmp/bulwark-console
+CONSOLE_LISTEN ?= 127.0.0.1:8443
+console: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@echo "bulwark-console on http://$(CONSOLE_LISTEN)/ (data in $(CONSOLE_DATA); Ctrl-C stops it)"
+	exec $(BUILD)/bulwark-console --data $(CONSOLE_DATA) --listen $(CONSOLE_LISTEN)
 
 demo: deps
 	@$(MAKE) --no-print-directory build

@@ -16,7 +16,12 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libjansson-dev libargon2-dev libsqlite3-dev sqlite3 libpq-dev postgresql
  libjs-chart.js libjs-jquery-datatables libjs-bootstrap5 chromium rsyslog rsyslog-gnutls
  libhiredis-dev redis-server
- libjs-jquery nodejs npm jq firefox-esr"
+ libjs-jquery jq firefox-esr"
+# Node.js and npm drive the console's browser tests.  A machine that already
+# has them (NodeSource's nodejs bundles npm, and conflicts with Debian's npm)
+# keeps its own; only a machine without them gets Debian's.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
