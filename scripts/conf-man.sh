@@ -34,7 +34,7 @@ function inline(s,    out, i, c, code) {
         if (c == "`") { out = out (code ? "\\fR" : "\\fB"); code = !code; continue }
         if (c == "\002") c = "\\fIper group\\fR"
         else if (code && c == "-") c = "\\-"
-        else if (code && (c == "|" || c == "/")) c = c "\\:"
+        else if (c == "|" || (code && c == "/")) c = c "\\:"
         out = out c
     }
     if (code) out = out "\\fR"
