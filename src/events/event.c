@@ -144,11 +144,11 @@ uint64_t bw_event_emitted(void)
     return atomic_load(&emitted);
 }
 
-/* 16 random bytes.  getrandom() once per 32 ids and thread, not per event:
+/* 16 random bytes.  getrandom() once per 256 ids and thread, not per event:
  * a system call per event showed in the Clean = yes benchmark. */
 static void random16(unsigned char r[16])
 {
-    static __thread unsigned char pool[512];
+    static __thread unsigned char pool[4096];
     static __thread size_t left;
     static __thread unsigned gen;
     unsigned g = atomic_load(&fork_gen);

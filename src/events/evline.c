@@ -28,10 +28,8 @@
 
 #include "events/event-int.h"
 
-static void grow(bw_evline_t *l, size_t need)
+static void grow_slow(bw_evline_t *l, size_t need)
 {
-    if (l->oom || l->len + need <= l->cap)
-        return;
     size_t cap = l->cap * 2;
     while (cap < l->len + need)
         cap *= 2;
@@ -44,6 +42,13 @@ static void grow(bw_evline_t *l, size_t need)
         memcpy(n, l->stack, l->len);
     l->p = n;
     l->cap = cap;
+}
+
+/* Inlined: nearly every call fits (the check only). */
+static inline void grow(bw_evline_t *l, size_t need)
+{
+    if (!l->oom && l->len + need > l->cap)
+        grow_slow(l, need);
 }
 
 static void put(bw_evline_t *l, const char *s, size_t n)
@@ -85,6 +90,17 @@ static void put_str_jansson(bw_evline_t *l, const char *s)
     json_decref(v);
 }
 
+/* 1: a byte put_str copies as it is; 0: one to escape, or >= 0x80. */
+static const unsigned char plain[256] = {
+#define R8(v) v, v, v, v, v, v, v, v
+    R8(0), R8(0), R8(0), R8(0),                 /* 0x00-0x1f */
+    1, 1, 0, 1, 1, 1, 1, 1, R8(1),              /* 0x20-0x2f: '"' */
+    R8(1), R8(1), R8(1), R8(1), R8(1),          /* 0x30-0x57 */
+    1, 1, 1, 1, 0, 1, 1, 1,                     /* 0x58-0x5f: '\\' */
+    R8(1), R8(1), R8(1), R8(1),                 /* 0x60-0x7f */
+#undef R8
+};
+
 /* s quoted and escaped as jansson dumps it (see the essay above). */
 static void put_str(bw_evline_t *l, const char *s)
 {
@@ -97,13 +113,13 @@ static void put_str(bw_evline_t *l, const char *s)
     *o++ = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
+        if (plain[c]) {
+            *o++ = (char)c;
+            continue;
+        }
         if (c >= 0x80) {
             put_str_jansson(l, s); /* l->len unchanged so far: start again there */
             return;
-        }
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
         }
         *o++ = '\\';
         switch (c) {
