@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The event model and the process's emitter (event.h).
  *
- * Emitting is on the scan path of every worker, so it is kept to: build a
- * small jansson object, dump it compact, one writev() under this process's
- * mutex.  No fsync here (a sync thread does it, SyncInterval), no network,
+ * Emitting is on the scan path of every worker, so it is kept to: a small
+ * jansson object dumped compact into a stack buffer (or, for the ICAP events
+ * made per object, a line formatted directly: evline.c), one writev() under
+ * this process's mutex.  No fsync here (a sync thread does it, SyncInterval), no network,
  * nothing that can wait on another process.  A failure (disk full, the spool
  * directory gone) is counted and logged at most once per 10 s, and the
  * request goes on: events must never cost a scan. */
