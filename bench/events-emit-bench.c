@@ -8,7 +8,7 @@
  *   format   the line built and dropped (no write): the formatting alone
  * Prints ns per event, the best of ROUNDS rounds (the machine is shared:
  * the best round is the one least disturbed).  Built and run by
- * bench/events-overhead-bench.sh --emit, or:
+ * hand (BENCHMARKS.md, "Events", has the command):
  *   cc -O2 -Iinclude -Isrc bench/events-emit-bench.c build/libbulwark.a ... */
 #include <stdio.h>
 #include <stdlib.h>
