@@ -12,7 +12,10 @@
 #
 #   bench/events-overhead-bench.sh [BUILD_DIR]     (default: build)
 # Environment: EV_BENCH_RUNS (5), EV_BENCH_DURATION (6 s), EV_BENCH_CONNS (8),
-#   EV_BENCH_WORKERS (2: MaxChildren)
+#   EV_BENCH_WORKERS (2: MaxChildren),
+#   EV_BENCH_OLD=/path/to/an/older/bulwarkd: a fourth server, "clean-old", that
+#   binary with Clean = yes, in the same interleaved rounds (before/after on
+#   the same machine state: this machine's load swings more than the effect)
 # Before timing, each server must block a planted EICAR object (and the two
 # with events must have written its detection event): all three really scan.
 # Exit: 0 figures valid, 1 a check failed, 2 could not run.
@@ -31,6 +34,13 @@ cleanup() { local p; for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done; sleep
 trap cleanup EXIT
 die() { echo "events-overhead-bench: $*" >&2; exit 2; }
 [ -x "$BUILD/bulwarkd" ] || die "no $BUILD/bulwarkd (make build)"
+OLD=${EV_BENCH_OLD:-}
+VARIANTS="off on clean"
+if [ -n "$OLD" ]; then
+    [ -x "$OLD" ] || die "EV_BENCH_OLD: $OLD is not an executable"
+    VARIANTS="off on clean clean-old"
+fi
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 make -s -C "$REPO/bench" icap-load OUT="$WORK" >/dev/null || die "building icap-load failed"
 LOAD=$WORK/icap-load
 EICAR=58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a
@@ -41,10 +51,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 mkdir -p "$WORK/db"; cp "$REPO"/db/test/* "$WORK/db/"
 echo "Bench-EICAR-Anywhere:0:*:$EICAR" > "$WORK/db/bench.ndb"
 declare -A PORT
-for v in off on clean; do
+for v in $VARIANTS; do
     PORT[$v]=$(free_port)
     case $v in off) ev="Enable = no" ;; on) ev="Enable = yes
-Clean = no" ;; clean) ev="Enable = yes
+Clean = no" ;; clean|clean-old) ev="Enable = yes
 Clean = yes" ;; esac
     cat > "$WORK/$v.conf" <<CONF
 [path]
@@ -66,10 +76,11 @@ $ev
 SpoolDirectory = $WORK/spool-$v
 MaxSpoolSize = 1G
 CONF
-    "$BUILD/bulwarkd" -c "$WORK/$v.conf" -f > "$WORK/$v.log" 2>&1 &
+    bin=$BUILD/bulwarkd; [ $v = clean-old ] && bin=$OLD
+    "$bin" -c "$WORK/$v.conf" -f > "$WORK/$v.log" 2>&1 &
     PIDS="$PIDS $!"
 done
-for v in off on clean; do
+for v in $VARIANTS; do
     for _ in $(seq 100); do
         "$LOAD" --host 127.0.0.1 --port "${PORT[$v]}" --service avscan --requests 1 --conns 1 \
             --size 1k --timeout 5 >/dev/null 2>&1 && break
@@ -77,7 +88,7 @@ for v in off on clean; do
     done
 done
 ok=1
-for v in off on clean; do
+for v in $VARIANTS; do
     out=$("$LOAD" --host 127.0.0.1 --port "${PORT[$v]}" --service avscan --requests 2 --conns 1 \
           --size 15k --marker-every 2 --marker-hex "$EICAR" --allow204 --preview 1024 --json 2>&1)
     echo "$out" | grep -q '"blocked": 1,' || { echo "FAIL $v: the EICAR object was not blocked: $out"; ok=0; }
@@ -89,9 +100,9 @@ for v in off on clean; do
         [ -z "$(ls "$WORK/spool-off" 2>/dev/null)" ] || { echo "FAIL off: events written"; ok=0; }
     fi
 done
-[ $ok = 1 ] && echo "checks: every server blocks the planted EICAR; 'on' and 'clean' wrote its detection event; 'off' wrote none"
+[ $ok = 1 ] && echo "checks ($VARIANTS): every server blocks the planted EICAR; 'on' and 'clean' wrote its detection event; 'off' wrote none"
 for run in $(seq "$RUNS"); do
-    for v in off on clean; do
+    for v in $VARIANTS; do
         r=$("$LOAD" --host 127.0.0.1 --port "${PORT[$v]}" --service avscan --size 15k --conns "$CONNS" \
             --duration "$DUR" --warmup 1 --preview 1024 --allow204 --seed "$run" \
             --marker-every 100 --marker-hex "$EICAR" --json 2>"$WORK/load.err")
@@ -103,6 +114,7 @@ for run in $(seq "$RUNS"); do
 done
 scans=$(cat "$WORK/spool-clean"/seg-*.jsonl | grep -c '"type":"scan"')
 echo "events written by 'clean': $scans scan events"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
 r, by_run = {}, {}
@@ -117,5 +129,10 @@ print("median req/s: off %.0f  on (Clean = no) %.0f (%+.1f%%)  clean (Clean = ye
 ron = statistics.median(x["on"] / x["off"] for x in by_run.values())
 rcl = statistics.median(x["clean"] / x["off"] for x in by_run.values())
 print("median per-round ratio to off: on %+.1f%%  clean %+.1f%%" % (100 * (ron - 1), 100 * (rcl - 1)))
+if "clean-old" in m:
+    rold = statistics.median(x["clean-old"] / x["off"] for x in by_run.values())
+    rco = statistics.median(x["clean"] / x["clean-old"] for x in by_run.values())
+    print("clean-old (EV_BENCH_OLD, Clean = yes): median %.0f req/s; per-round ratio to off %+.1f%%; "
+          "clean / clean-old per round %+.1f%%" % (m["clean-old"], 100 * (rold - 1), 100 * (rco - 1)))
 PY
 [ $ok = 1 ] || exit 1

@@ -72,6 +72,43 @@ void bw_event_add_str(json_t *ev, const char *key, const char *s);
 /* Writes ev (steals the reference; NULL is fine) to the process's spool. */
 void bw_event_emit(json_t *ev);
 
+/* ---- the line builder: the same JSON without a jansson tree ------------------
+ * For the producers on the scan path (the ICAP `scan` and `detection`
+ * events): the line is formatted straight into a buffer on the caller's
+ * stack, members in the order they are added, strings escaped exactly as
+ * jansson's JSON_COMPACT dump escapes them (a string with a byte >= 0x80 goes
+ * through jansson itself, so invalid UTF-8 becomes U+FFFD as with
+ * bw_event_set_str).  The result is byte for byte what bw_event_new + the
+ * setters + json_dumps would give (tests/unit/test-events-line.c checks it).
+ * Keys must be plain ASCII literals.  A line over the stack buffer moves to
+ * the heap; out of memory drops the event and counts it as a failure. */
+typedef struct bw_evline {
+    char *p;          /* stack or heap */
+    size_t len, cap;
+    bool comma;       /* a member or element was written at this level */
+    bool oom;
+    char stack[2048];
+} bw_evline_t;
+
+/* Starts l with id, time, node, component, type and severity. */
+void bw_evline_begin(bw_evline_t *l, const char *component, const char *type,
+                     bw_event_severity_t sev);
+/* As bw_event_set_str / set_int: a NULL or empty s is left out. */
+void bw_evline_str(bw_evline_t *l, const char *key, const char *s);
+void bw_evline_int(bw_evline_t *l, const char *key, int64_t v);
+/* A sub-object or an array member, closed by bw_evline_end ('}' or ']'). */
+void bw_evline_obj(bw_evline_t *l, const char *key);
+void bw_evline_arr(bw_evline_t *l, const char *key);
+/* An array element (as bw_event_add_str: an empty s is kept, NULL left out). */
+void bw_evline_elem(bw_evline_t *l, const char *s);
+void bw_evline_end(bw_evline_t *l, char close);
+/* Closes the top object and returns the line (no newline; NULL when out of
+ * memory); valid until bw_evline_free. */
+const char *bw_evline_text(bw_evline_t *l, size_t *len);
+void bw_evline_free(bw_evline_t *l);
+/* Closes, writes to the process's spool as bw_event_emit does, and frees. */
+void bw_evline_emit(bw_evline_t *l);
+
 /* The id and time of a new event, for producers that do not use jansson
  * (and tests): id 33 bytes, time 28 bytes ("2026-12-08T02:16:18.123456Z"). */
 void bw_event_make_id(char id[33]);

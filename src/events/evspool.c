@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct bw_evspool_writer {
     uint64_t max_bytes, seg_size, sync_ms; /* sync_ms UINT64_MAX: never */
     pthread_mutex_t mu;
     pid_t pid;
+    unsigned gen; /* fork_gen when opened */
     int fd;
     uint64_t seg_n, seg_bytes, last_n;
     bool dirty;
@@ -61,6 +63,22 @@ struct bw_evspool_writer {
     bool syncer_on, stop;
     pthread_cond_t cv;
 };
+
+/* "Is this still the process that opened the writer?" on every append,
+ * without getpid(): glibc no longer caches the pid, so that was a system
+ * call per event.  A counter bumped in every forked child answers the same
+ * (a child of fork() runs the atfork handlers; one that execs right away
+ * never appends). */
+static _Atomic unsigned fork_gen;
+static pthread_once_t gen_once = PTHREAD_ONCE_INIT;
+static void gen_child(void)
+{
+    atomic_fetch_add(&fork_gen, 1);
+}
+static void gen_init(void)
+{
+    pthread_atfork(NULL, NULL, gen_child);
+}
 
 /* ---- shared helpers (evspool-int.h) -------------------------------------- */
 
@@ -434,7 +452,9 @@ int bw_evspool_writer_open(const char *dir, uint64_t max_bytes, bw_evspool_write
     w->max_bytes = max_bytes;
     w->seg_size = DEFAULT_SEGMENT;
     w->sync_ms = UINT64_MAX;
+    pthread_once(&gen_once, gen_init);
     w->pid = getpid();
+    w->gen = atomic_load(&fork_gen);
     w->fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_t ca;
@@ -494,7 +514,7 @@ int bw_evspool_append(bw_evspool_writer_t *w, const char *json, size_t len, bw_e
     if (len == 0 || len > BW_EVSPOOL_MAX_LINE || memchr(json, '\n', len))
         return bw_err_set(err, "events spool: an event of %zu bytes (empty, over %u or with a "
                           "newline) refused", len, BW_EVSPOOL_MAX_LINE);
-    if (getpid() != w->pid)
+    if (atomic_load_explicit(&fork_gen, memory_order_relaxed) != w->gen)
         return bw_err_set(err, "events spool: the writer belongs to process %d", (int)w->pid);
     pthread_mutex_lock(&w->mu);
     uint64_t lost = 0;

@@ -354,6 +354,40 @@ TEST(two_writers_one_reader)
     rm_rf(dir);
 }
 
+/* A forked child must not append into its parent's segment (it would write
+ * into a file the parent seals and a reader takes for the parent's); the
+ * check is a fork counter now, not getpid() per append. */
+TEST(append_from_a_forked_child_refused)
+{
+    char *dir = mkdtemp_dir();
+    bw_evspool_writer_t *w;
+    bw_err_t err;
+    CHECK(bw_evspool_writer_open(dir, 0, &w, &err) == 0);
+    CHECK(bw_evspool_append(w, "{\"id\":\"x1\"}", 11, &err) == 0);
+    pid_t p = fork();
+    if (p == 0) {
+        bw_err_t e2;
+        int rc = bw_evspool_append(w, "{\"id\":\"x2\"}", 11, &e2);
+        _exit(rc != 0 && strstr(e2.msg, "belongs to process") ? 0 : 1);
+    }
+    int st = -1;
+    waitpid(p, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(bw_evspool_append(w, "{\"id\":\"x3\"}", 11, &err) == 0); /* the parent still can */
+    bw_evspool_writer_close(w);
+    bw_evspool_reader_t *r;
+    CHECK(bw_evspool_reader_open(dir, "t", &r, &err) == 0);
+    bw_buf_t b = {0};
+    size_t n = 0;
+    bw_evspool_mark_t m;
+    CHECK(bw_evspool_read(r, 10, 1 << 20, &b, &n, &m, &err) == 0);
+    CHECK_EQ(n, 2);
+    CHECK(b.p && !memmem(b.p, b.len, "\"x2\"", 4));
+    bw_buf_free(&b);
+    bw_evspool_reader_close(r);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     return t_run();
