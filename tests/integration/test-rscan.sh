@@ -42,13 +42,14 @@ check "redis-server answers on port $RPORT" wait_port "$RPORT" 20
 # server NAME: writes $TMP/NAME.conf and starts it; sets <NAME>_SCAN, <NAME>_ICAP
 start_server() {
     local name=$1 icap scan; shift
-    icap=$(free_port); scan=$(free_port)
+    icap=$(free_port); scan=$(free_port); metrics=$(free_port)
     bw_write_conf "$TMP/$name.conf" "$icap" path.BasesPath="$TMP/db" \
+        icapserver.statistics.MetricsAddress="127.0.0.1:$metrics" \
         icapserver.process.MaxChildren=1 \
         rscan.Listen="127.0.0.1:$scan" rscan.RedisUrl="redis://127.0.0.1:$RPORT" \
         rscan.MaxFileSize=1M rscan.CacheEntries=1024 "$@"
     bw_start "$TMP/$name.conf" "$TMP/$name.log" "$icap" || return 1
-    eval "${name}_SCAN=$scan ${name}_ICAP=$icap ${name}_PID=$BW_PID"
+    eval "${name}_SCAN=$scan ${name}_ICAP=$icap ${name}_PID=$BW_PID ${name}_METRICS=$metrics"
 }
 # counter NAME KEY: a counter of `ctl stats`
 counter() { "$B" ctl -c "$TMP/$1.conf" stats | awk -v k="$2" '$1 == k {print $2}'; }
@@ -76,6 +77,13 @@ expect_eq "second client: only the hash travelled (content bytes unchanged)" \
     "$(counter A rscan_content_bytes)" "$bytes1"
 expect_eq "server A counted the cache hit" "$(counter A rscan_cache_hits)" 1
 expect_eq "server A counted 4 requests" "$(counter A rscan_requests)" 4
+expect_match "ctl status shows the rscan counters" "$("$B" ctl -c "$TMP/A.conf" status)" \
+    "rscan: 4 requests, 1 cache hits, $bytes1 content bytes received"
+curl -s "http://127.0.0.1:$A_METRICS/metrics" >"$TMP/metrics" 2>&1
+expect_match "/metrics exports the rscan counters" "$(grep '^bulwark_rscan' "$TMP/metrics" | sort)" \
+    "^bulwark_rscan_cache_hits_total 1
+bulwark_rscan_content_bytes_total $bytes1
+bulwark_rscan_requests_total 4$"
 
 # --- refused clients ----------------------------------------------------------
 out=$("$B" rscan --server "127.0.0.1:$A_SCAN" --ca "$TMP/pki/ca.pem" "$TMP/files/clean.txt" 2>&1); rc=$?
