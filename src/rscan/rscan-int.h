@@ -33,6 +33,8 @@ typedef struct rs_conn {
     int writes;         /* uv_write requests in flight */
     int closing;        /* close once the writes are done */
     int handles;        /* handles still open (tcp, timer) */
+    int reading;        /* uv_read_start in effect */
+    int counted;        /* accepted: counted in the open-connections gauge */
     /* the request */
     bw_rscan_req_t req;
     uint64_t received, chunk_left;

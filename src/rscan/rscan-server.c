@@ -89,7 +89,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    if (s->env.stats)
+    if (s->env.stats && c->counted)
         bw_stats_slot_conns(s->env.stats, -1);
     bw_buf_free(&c->in);
     bw_buf_free(&c->out);
@@ -109,11 +109,20 @@ static void close_now(rs_conn_t *c)
     }
 }
 
+#define WRITE_BACKLOG (1u << 20) /* queued reply bytes before we stop reading */
+
+static void pause_reading(rs_conn_t *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
 /* Closes once nothing is in flight: a pool job holds c, so does a write. */
 static void conn_close(rs_conn_t *c)
 {
     c->closing = 1;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    pause_reading(c);
     if (c->state != RS_JOB && c->writes == 0)
         close_now(c);
 }
@@ -133,6 +142,9 @@ static void on_written(uv_write_t *req, int status)
     bw_buf_free(&w->buf);
     free(w);
     c->writes--;
+    if (status >= 0 && !c->closing && c->state != RS_JOB && !c->reading &&
+        c->tcp.write_queue_size < WRITE_BACKLOG / 2)
+        resume(c); /* a client that stopped reading our replies caught up */
     if (status < 0 && !c->closing)
         conn_close(c);
     else if (c->closing && c->writes == 0 && c->state != RS_JOB)
@@ -457,6 +469,11 @@ static void process(rs_conn_t *c)
                 c->state = RS_CHUNK_HDR;
         }
     }
+    /* A draining worker lets a connection finish its request, no more. */
+    if (!c->closing && c->s->draining && c->state == RS_REQ && !c->in.len) {
+        conn_close(c);
+        return;
+    }
     /* Waiting for more from the client: the idle/transfer clock restarts. */
     if (!c->closing)
         uv_timer_again(&c->timer);
@@ -500,10 +517,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         conn_close(c);
         return;
     }
-    /* Back-pressure: while a job runs or the buffer is big, stop reading. */
+    /* Back-pressure: while a job runs, or while a client that does not read
+     * its replies (PING after PING) lets them pile up, read no more. */
     process(c);
-    if (!c->closing && (c->state == RS_JOB || c->in.len > 4 * READ_MAX))
-        uv_read_stop(st);
+    if (!c->closing && (c->state == RS_JOB || c->tcp.write_queue_size > WRITE_BACKLOG))
+        pause_reading(c);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -519,8 +537,8 @@ static void on_timeout(uv_timer_t *t)
 /* After a job, reading resumes (process is re-entered from after_job). */
 static void resume(rs_conn_t *c)
 {
-    if (!c->closing)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (!c->closing && !c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -541,15 +559,16 @@ static void on_connection(uv_stream_t *l, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (s->env.stats) {
-        bw_stats_slot_conns(s->env.stats, 1);
-        bw_stats_slot_add(s->env.stats, BW_ST_CONNECTIONS, 1);
-    }
     /* Another worker may have taken it (the listeners are shared). */
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
         (s->env.tls_ctx && rs_tls_start(c, s->env.tls_ctx) != BW_OK)) {
         close_now(c);
         return;
+    }
+    if (s->env.stats) {
+        c->counted = 1;
+        bw_stats_slot_conns(s->env.stats, 1);
+        bw_stats_slot_add(s->env.stats, BW_ST_CONNECTIONS, 1);
     }
     uint64_t to = s->env.rc->timeout_ms;
     uv_timer_start(&c->timer, on_timeout, to, to);

@@ -123,6 +123,8 @@ expect_match "hostile: an offer over MaxFileSize gets ERROR before any content" 
 out=$(raw malformed)
 expect_eq "hostile: malformed lines get one ERROR each, connection alive" \
     "$(printf '%s\n' "$out" | grep -c '^ERROR byte [0-9]*: ')/$(printf '%s\n' "$out" | tail -1)" "6/ALIVE"
+out=$(raw flood)
+expect_eq "hostile: 100000 pipelined PINGs all answered, in order" "$out" $'PONGS 100000\nALIVE'
 out=$(raw badchunk)
 expect_match "hostile: a broken chunk header gets ERROR and the close" "$out" $'^SEND\nERROR byte 0: not a hex digit in the chunk length\nCLOSED$'
 out=$(raw longline)
