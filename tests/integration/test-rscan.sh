@@ -98,6 +98,33 @@ out=$("$B" rscan --server "127.0.0.1:$A_SCAN" --ca "$TMP/pki/rogue.pem" --cert "
     --key "$TMP/pki/client.key" "$TMP/files/clean.txt" 2>&1); rc=$?
 expect_match "tls: the client refuses a server its CA did not sign" "$rc:$out" "^2:.*certificate"
 
+# a server that says SEND and hangs up: the client reports it, SIGPIPE does not kill it
+HPORT=$(free_port)
+python3 - "$HPORT" "$TMP/pki" >"$TMP/hangup.log" 2>&1 <<'PY' &
+import socket, ssl, sys
+port, pki = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(pki + "/server.pem", pki + "/server.key")
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port)); l.listen(1); l.settimeout(60)
+while True:  # the first connection is wait_port's probe
+    c, _ = l.accept()
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        if t.recv(200).startswith(b"SCAN "):
+            t.sendall(b"SEND\n")
+            t.close()
+            break
+    except (ssl.SSLError, OSError):
+        pass
+    c.close()
+PY
+BG_PIDS="$BG_PIDS $!"
+wait_port "$HPORT" 20
+make_random "$TMP/files/big.bin" 900000
+out=$("$B" rscan --server "127.0.0.1:$HPORT" "${TLSOPTS[@]}" "$TMP/files/big.bin" 2>&1); rc=$?
+expect_match "client: a server hanging up mid-stream is an error, not SIGPIPE (rc $rc)" "$rc:$out" "^2:.*big.bin: "
+
 # --- the shared cache: server B answers from what A scanned ------------------
 bbytes=$(counter B rscan_content_bytes)
 out=$("$B" rscan --server "127.0.0.1:$B_SCAN" "$TMP/files/eicar.com" "$TMP/files/clean.bin")
