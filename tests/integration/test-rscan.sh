@@ -47,7 +47,7 @@ start_server() {
         icapserver.statistics.MetricsAddress="127.0.0.1:$metrics" \
         icapserver.process.MaxChildren=1 \
         rscan.Listen="127.0.0.1:$scan" rscan.RedisUrl="redis://127.0.0.1:$RPORT" \
-        rscan.MaxFileSize=1M rscan.CacheEntries=1024 "$@"
+        rscan.MaxFileSize=4M rscan.CacheEntries=1024 "$@"
     bw_start "$TMP/$name.conf" "$TMP/$name.log" "$icap" || return 1
     eval "${name}_SCAN=$scan ${name}_ICAP=$icap ${name}_PID=$BW_PID ${name}_METRICS=$metrics"
 }
@@ -146,7 +146,7 @@ expect_match "hostile: a hash mismatch gets ERROR" "$out" $'^SEND\nERROR SHA-256
 expect_eq "hostile: no verdict cached under the unverified hash" \
     "$(redis-cli -p "$RPORT" --scan --pattern "bw:v1:*:$(printf 'ab%.0s' $(seq 32)):*" | wc -l)" 0
 out=$(raw oversized)
-expect_match "hostile: an offer over MaxFileSize gets ERROR before any content" "$out" $'^ERROR size 1099511627776 over MaxFileSize 1048576\nALIVE$'
+expect_match "hostile: an offer over MaxFileSize gets ERROR before any content" "$out" $'^ERROR size 1099511627776 over MaxFileSize 4194304\nALIVE$'
 out=$(raw malformed)
 expect_eq "hostile: malformed lines get one ERROR each, connection alive" \
     "$(printf '%s\n' "$out" | grep -c '^ERROR byte [0-9]*: ')/$(printf '%s\n' "$out" | tail -1)" "6/ALIVE"
@@ -158,6 +158,13 @@ out=$(raw longline)
 expect_match "hostile: an over-long line gets ERROR and the close" "$out" $'^ERROR byte 0: line longer than 4096 bytes\nCLOSED$'
 out=$("$B" rscan --server "127.0.0.1:$B_SCAN" "$TMP/files/clean.txt")
 expect_eq "hostile: the server still scans afterwards" "$out" "$TMP/files/clean.txt: CLEAN (cached)"
+
+# content over the server's 1 MiB memory spool goes through a temporary file
+make_random "$TMP/files/large.bin" 2500000
+b0=$(counter B rscan_content_bytes)
+out=$("$B" rscan --server "127.0.0.1:$B_SCAN" "$TMP/files/large.bin")
+expect_eq "large: a 2.5 MB file is streamed and scanned" "$out" "$TMP/files/large.bin: CLEAN (scanned)"
+expect_eq "large: B received its 2500000 bytes" "$(( $(counter B rscan_content_bytes) - b0 ))" 2500000
 
 # --- Redis down: the server scans, never an error to the client ---------------
 redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1
