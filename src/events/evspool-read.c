@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct bw_evspool_reader {
     uint64_t skipped;
     bw_ratelog_t rl;
     char *win; /* WINDOW bytes */
+    int lock_fd; /* lock-NAME, held while the reader is open (-1: none) */
 };
 
 static bool name_ok(const char *s)
@@ -59,12 +61,27 @@ int bw_evspool_reader_open(const char *dir, const char *cursor, bw_evspool_reade
     if (mkdir(dir, 0750) && errno != EEXIST)
         return bw_err_set(err, "events spool: %s: %s", dir, strerror(errno));
     bw_evspool_reader_t *r = calloc(1, sizeof *r);
+    if (r)
+        r->lock_fd = -1;
     if (!r || !(r->dir = strdup(dir)) || !(r->name = strdup(cursor)) ||
         !(r->win = malloc(WINDOW))) {
         bw_evspool_reader_close(r);
         return bw_err_set(err, "events spool: out of memory");
     }
     char path[4096];
+    /* One reader per cursor at a time: two processes reading the same
+     * cursor would each deliver the same batch before either acknowledged
+     * it (a stand-in pump beside bulwarkd's shipper did exactly that).  The
+     * second is refused at once and says who holds it. */
+    snprintf(path, sizeof path, "%s/lock-%s", dir, cursor);
+    r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX | LOCK_NB)) {
+        int e = errno;
+        bw_evspool_reader_close(r);
+        return bw_err_set(err, "events spool: cursor %s: %s", cursor,
+                          e == EWOULDBLOCK ? "in use by another reader (bulwarkd's shipper?)"
+                                           : strerror(e));
+    }
     snprintf(path, sizeof path, "%s/cursor-%s", dir, cursor);
     if (bw_evspool_cursor_load(path, &r->pos, &r->npos)) {
         int e = errno;
@@ -81,6 +98,8 @@ void bw_evspool_reader_close(bw_evspool_reader_t *r)
 {
     if (!r)
         return;
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
     free(r->dir);
     free(r->name);
     free(r->pos);

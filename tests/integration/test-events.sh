@@ -71,8 +71,16 @@ wait_until 10 spool_has '"component":"clamd"'
 check "events: clamdscan EICAR -> a clamd detection event in the spool" spool_has '"component":"clamd","type":"detection"'
 
 # --- the file outputs -----------------------------------------------------------------
-check "events: pump delivers everything to JsonFile and CefFile" timeout 60 "$PUMP" pump "$TMP/bw.conf" 30
+# bulwarkd's shipper process delivers to JsonFile and CefFile (both outputs
+# are configured); a second reader of the same cursor is refused, so that two
+# processes never deliver the same batch (they did: duplicates in JsonFile).
 J="$TMP/events.json"
+jcount() { [ -s "$J" ] && count "$J" "$1" || echo 0; }
+delivered() { [ "$(jcount 'e["type"]=="detection"')" -ge 4 ] && grep -q 'a"b]' "$TMP/events.cef" 2>/dev/null; }
+check "events: the shipper delivers everything to JsonFile and CefFile" wait_until 30 delivered
+out=$(timeout 20 "$PUMP" pump "$TMP/bw.conf" 3 2>&1)
+expect_match "events: a second reader of the shipper's cursor is refused, not a duplicate" \
+    "$out" "cursor (json|cef): in use by another reader"
 expect_eq "events: JsonFile: one ICAP detection with url, size, threat, verdict, action, client, method" \
     "$(count "$J" 'e["type"]=="detection" and e["component"]=="icap" and e["object"]["url"]=="http://www.example.com/eicar.com" and e["object"]["size"]==68 and "eicar" in e["threats"][0].lower() and e["verdict"]=="INFECTED" and e["action"]=="deny" and e["client"]["group"]=="default" and e["method"]=="RESPMOD" and e["severity"]=="high" and e["node"]=="node-a"')" 1
 expect_eq "events: JsonFile: clamd detections for the stream and the path" \
@@ -97,7 +105,7 @@ check "events: reload.done in the spool" spool_has '"type":"reload.done"'
 wait_until 20 grep -q "generation 1 retired" "$TMP/bw.log"
 cic -f "$TMP/clean" -o "$TMP/o" >/dev/null 2>&1
 wait_until 10 spool_has '"type":"scan"'
-timeout 60 "$PUMP" pump "$TMP/bw.conf" 30
+wait_until 30 bash -c "grep -q '\"type\":\"scan\"' '$J'"
 expect_eq "events: Clean = yes: a scan event (verdict CLEAN, action allow, info)" \
     "$(count "$J" 'e["type"]=="scan" and e["verdict"]=="CLEAN" and e["action"]=="allow" and e["severity"]=="info"')" 1
 # a bad configuration: reload.failed with the error
@@ -115,11 +123,16 @@ for _ in $(seq 1 50); do pgrep -f "bulwarkd -c $TMP/bw.conf" >/dev/null || break
 bw_start "$TMP/bw.conf" "$TMP/bw2.log" "$P" || notok "events: bulwarkd restarts after SIGKILL"
 cic -f "$TMP/allowed/eicar.com" -o "$TMP/o" >/dev/null 2>&1
 wait_until 10 bash -c "[ \$(cat '$SPOOL'/seg-*.jsonl | grep -c '\"component\":\"icap\",\"type\":\"detection\"') -ge 1 ]"
-# the pump killed in the middle of its work, then run again
-timeout -s KILL 0.05 "$PUMP" pump "$TMP/bw.conf" 30 >/dev/null 2>&1
-timeout 60 "$PUMP" pump "$TMP/bw.conf" 30
-expect_eq "events: after SIGKILL of bulwarkd and of the pump: 4 ICAP detections, none lost" \
-    "$(python3 -c 'import json,sys; print(len({e["id"] for e in map(json.loads, open(sys.argv[1])) if e["type"]=="detection" and e["component"]=="icap"}))' "$J")" 4
+# the shipper killed in the middle of its work; the supervisor starts another
+SHIP=$(pgrep -P "$BW_PID" -x bulwarkd-ship)
+[ -n "$SHIP" ] && kill -KILL "$SHIP"
+icap_ids() { python3 -c 'import json,sys; print(len({e["id"] for e in map(json.loads, open(sys.argv[1])) if e["type"]=="detection" and e["component"]=="icap"}))' "$J"; }
+new_shipper() { local p; p=$(pgrep -P "$BW_PID" -x bulwarkd-ship); [ -n "$p" ] && [ "$p" != "$SHIP" ]; }
+four_icap() { [ "$(icap_ids)" -ge 4 ]; }
+check "events: the shipper killed (SIGKILL) is replaced" wait_until 30 new_shipper
+wait_until 30 four_icap
+expect_eq "events: after SIGKILL of bulwarkd and of its shipper: 4 ICAP detections, none lost" \
+    "$(icap_ids)" 4
 bw_log_clean "events" "$TMP/bw.log"
 bw_stop || notok "events: bulwarkd stops"
 check "events: daemon.stopped in the spool" spool_has '"type":"daemon.stopped"'

@@ -156,7 +156,7 @@ static int pump(const char *conf, int seconds)
     const bw_events_conf_t *ec = bw_conf_get(st, &bw_events_conf_table, NULL);
     bw_evout_t *o;
     if (bw_evout_open(ec, &o, &err) || !o) {
-        fprintf(stderr, "evout: %s\n", o ? err.msg : "no output configured");
+        fprintf(stderr, "evout: %s\n", err.msg[0] ? err.msg : "no output configured");
         return 2;
     }
     uint64_t end = bw_clock_ms() + (uint64_t)seconds * 1000;
