@@ -245,6 +245,10 @@ int bw_agent_setup(bw_agent_t *a, const void *state, bw_err_t *err)
         bw_err_set(err, "nothing to do: set [agent] Paths or [drop] Directories");
         return BW_ERR;
     }
+    if (s->mode == 1 && (!s->server || !strchr(s->server, ':'))) {
+        bw_err_set(err, "[scanner] Mode = remote needs Server = host:port");
+        return BW_ERR;
+    }
     bw_limits_default(&a->limits);
     a->limits.scan_archives = a->conf.archives;
     a->limits.max_scan_ms = (uint32_t)a->conf.scan_timeout_ms;

@@ -21,6 +21,13 @@ static int ctl_fd = -1;
 void bw_agent_ctl_status(bw_agent_t *a, char *buf, size_t cap)
 {
     bw_agent_stats_t *s = &a->st;
+    char scanner[512];
+    if (a->scanner.mode == 1)
+        snprintf(scanner, sizeof scanner, "remote %s (%s), fallback %s", a->scanner.server,
+                 atomic_load(&a->remote_down) ? "UNREACHABLE" : "ok",
+                 a->scanner.fallback == 0 ? "local" : a->scanner.fallback == 1 ? "open" : "closed");
+    else
+        snprintf(scanner, sizeof scanner, "%s", a->engine ? "local engine" : "none");
 #define V(x) (unsigned long long)atomic_load(&s->x)
     snprintf(buf, cap,
              "bulwark-agent %s pid %d up %lld s\n"
@@ -29,12 +36,15 @@ void bw_agent_ctl_status(bw_agent_t *a, char *buf, size_t cap)
              "cache entries: %zu\nignore marks: %llu\nallowed: %llu\nblocked: %llu\n"
              "deadline misses: %llu\nexcluded: %llu\nown accesses: %llu\nquarantined: %llu\n"
              "deleted: %llu\ncured: %llu\nscan errors: %llu\nqueue full: %llu\n"
-             "drop scanned: %llu\n",
+             "drop scanned: %llu\n"
+             "remote scans: %llu\nremote cache hits: %llu\nremote failures: %llu\n"
+             "fallback local: %llu\nfallback open: %llu\nfallback closed: %llu\n",
              BW_VERSION, (int)a->self, (long long)(time(NULL) - a->started),
-             a->engine ? "local engine" : "none", V(events), V(perm_events), V(scans),
+             scanner, V(events), V(perm_events), V(scans),
              V(cache_hits), a->cache ? bw_agent_cache_count(a->cache) : 0, V(ignore_marks),
              V(allowed), V(blocked), V(deadline_misses), V(excluded), V(own), V(quarantined),
-             V(deleted), V(cured), V(errors), V(queue_full), V(drop_scanned));
+             V(deleted), V(cured), V(errors), V(queue_full), V(drop_scanned), V(remote_scans), V(remote_cached), V(remote_failures),
+             V(fallback_local), V(fallback_open), V(fallback_closed));
 #undef V
 }
 

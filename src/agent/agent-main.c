@@ -227,10 +227,9 @@ int main(int argc, char **argv)
     const char *dbs[] = {a->scanner.db_dir};
     char lerr[1024] = "";
     bw_load_opts_t lo = {0};
-    if (a->scanner.mode == 1)
-        bw_log(BW_LOG_WARN, "[scanner] Mode = remote is not built into this agent yet; "
-                            "scanning with the in-process engine");
-    if (bw_engine_load(dbs, 1, &lo, &a->engine, lerr, sizeof lerr) != BW_OK) {
+    /* Remote mode loads the local engine only when it is the fallback. */
+    if ((a->scanner.mode == 0 || a->scanner.fallback == 0) &&
+        bw_engine_load(dbs, 1, &lo, &a->engine, lerr, sizeof lerr) != BW_OK) {
         fprintf(stderr, "bulwark-agent: database %s: %s\n", a->scanner.db_dir, lerr);
         return 1;
     }

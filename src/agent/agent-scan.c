@@ -21,6 +21,61 @@
 #include "core/log.h"
 #include "events/event.h"
 #include "quarantine/quarantine.h"
+#include "rscan/rscan-client.h"
+
+/* Remote mode: one BWSCAN/1 connection per scanning thread (a client is
+ * not shared by threads), made on first use and again after a failure. */
+static __thread bw_rscan_client_t *tl_client;
+
+static int remote_scan(bw_agent_t *a, int fd, uint64_t size, const char *path, bw_verdict_t *v,
+                       bw_err_t *err)
+{
+    if (!tl_client) {
+        char host[256], port[32];
+        const char *srv = a->scanner.server ? a->scanner.server : "";
+        const char *colon = strrchr(srv, ':');
+        if (!colon || colon == srv || (size_t)(colon - srv) >= sizeof host || !colon[1]) {
+            bw_err_set(err, "[scanner] Server '%s': expected host:port", srv);
+            return BW_ERR;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(colon - srv), srv);
+        snprintf(port, sizeof port, "%s", colon + 1);
+        bw_rscan_opts_t o = {.host = host, .port = port, .ca_file = a->scanner.ca_file,
+                             .cert_file = a->scanner.cert, .key_file = a->scanner.key,
+                             .tls = a->scanner.ca_file && a->scanner.ca_file[0],
+                             .timeout_ms = (unsigned)a->conf.scan_timeout_ms};
+        if (bw_rscan_connect(&o, &tl_client, err) != BW_OK) {
+            tl_client = NULL;
+            return BW_ERR;
+        }
+    }
+    bw_status_t st;
+    char *threat = NULL;
+    int cached = 0;
+    if (bw_rscan_scan_fd(tl_client, fd, size, path, &st, &threat, &cached, err) != BW_OK) {
+        bw_rscan_close(tl_client);
+        tl_client = NULL;
+        free(threat);
+        return BW_ERR;
+    }
+    atomic_fetch_add(&a->st.remote_scans, 1);
+    if (cached)
+        atomic_fetch_add(&a->st.remote_cached, 1);
+    memset(v, 0, sizeof *v);
+    v->status = st;
+    if (st != BW_CLEAN) {
+        v->threats = calloc(1, sizeof *v->threats);
+        if (v->threats) {
+            v->nthreats = 1;
+            v->threats[0].status = st;
+            v->threats[0].name = threat ? threat : strdup("");
+            v->threats[0].path = strdup("");
+            threat = NULL;
+        }
+    }
+    free(threat);
+    return BW_OK;
+}
 
 void bw_agent_proc_info(pid_t pid, char comm[32], uid_t *uid)
 {
@@ -133,6 +188,40 @@ void bw_agent_scan_fd(bw_agent_t *a, int fd, const char *path, pid_t pid, const 
     bw_verdict_t v;
     memset(&v, 0, sizeof v);
     atomic_fetch_add(&a->st.scans, 1);
+    if (a->scanner.mode == 1) {
+        bw_err_t err = {{0}};
+        if (remote_scan(a, fd, (uint64_t)st.st_size, path, &v, &err) == BW_OK) {
+            if (atomic_exchange(&a->remote_down, 0))
+                bw_log(BW_LOG_INFO, "scanning server %s reachable again", a->scanner.server);
+            goto scanned;
+        }
+        atomic_fetch_add(&a->st.remote_failures, 1);
+        if (!atomic_exchange(&a->remote_down, 1)) {
+            bw_log(BW_LOG_ERR, "scanning server %s: %s; Fallback %s", a->scanner.server, err.msg,
+                   a->scanner.fallback == 0 ? "local" : a->scanner.fallback == 1 ? "open" : "closed");
+            if (bw_event_enabled()) {
+                json_t *ev = bw_event_new("agent", "agent.fallback", BW_SEV_MEDIUM);
+                bw_event_set_str(ev, "server", a->scanner.server);
+                bw_event_set_str(ev, "error", err.msg);
+                bw_event_set_str(ev, "fallback", a->scanner.fallback == 0 ? "local"
+                                                 : a->scanner.fallback == 1 ? "open" : "closed");
+                bw_event_emit(ev);
+            }
+        }
+        if (a->scanner.fallback != 0 || !a->engine) {
+            /* Fallback open/closed: answered by the rule, never cached. */
+            r->status = BW_CLEAN;
+            r->skipped = true;
+            snprintf(r->threat, sizeof r->threat, "scanning server unreachable");
+            if (a->scanner.fallback == 2) {
+                r->done = BW_AG_ACT_BLOCK;
+                atomic_fetch_add(&a->st.fallback_closed, 1);
+            } else
+                atomic_fetch_add(&a->st.fallback_open, 1);
+            return;
+        }
+        atomic_fetch_add(&a->st.fallback_local, 1);
+    }
     if (!a->engine || bw_scan_fd(a->engine, &a->limits, fd, path, &v) != BW_OK) {
         r->status = BW_ERROR;
         snprintf(r->threat, sizeof r->threat, "scan failed");
@@ -140,6 +229,7 @@ void bw_agent_scan_fd(bw_agent_t *a, int fd, const char *path, pid_t pid, const 
         bw_verdict_free(&v);
         return;
     }
+scanned:
     r->status = v.status;
     snprintf(r->threat, sizeof r->threat, "%s", bw_verdict_name(&v));
     r->actions = (act ? act : a->act)[v.status];

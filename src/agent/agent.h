@@ -111,7 +111,8 @@ size_t bw_agent_cache_count(bw_agent_cache_t *c);
 typedef struct bw_agent_stats {
     atomic_ullong events, perm_events, scans, cache_hits, ignore_marks, allowed, blocked,
         deadline_misses, excluded, own, quarantined, deleted, cured, errors, drop_scanned,
-        queue_full, remote_scans, remote_failures;
+        queue_full, remote_scans, remote_cached, remote_failures, fallback_local, fallback_open,
+        fallback_closed;
 } bw_agent_stats_t;
 
 typedef struct bw_agent bw_agent_t;
@@ -142,6 +143,7 @@ struct bw_agent {
     int fan_fd;
     volatile int stop;
     time_t started;
+    atomic_int remote_down;     /* the scanning server failed last time */
     unsigned test_delay_ms;     /* BW_AGENT_TEST_SCAN_DELAY_MS: tests of the Deadline only */
 };
 
