@@ -40,7 +40,7 @@ write_conf() { # NAME [extra lines]
         echo "[agent]"; echo "Paths = $M"; echo "ControlSocket = $TMP/$name.sock"
         echo "Threads = 4"
         for l in "$@"; do echo "$l"; done
-        echo "[scanner]"; echo "DatabaseDirectory = $DB"
+        echo "[scanner]"; echo "DatabaseDirectory = ${CONFDB:-$DB}"
         echo "[events]"; echo "Enable = yes"; echo "SpoolDirectory = $TMP/spool-$name"
     } >"$TMP/$name.conf"
 }
@@ -129,6 +129,7 @@ wait "$loadpid"
 check "SIGKILL of the agent during load: no open hangs" test "$(cat "$TMP/load.rc")" != 124
 wait_until 60 bash -c "p=\$('$AGENT' --status --socket '$TMP/b.sock' 2>/dev/null | sed -n 's/.* pid \([0-9]*\) .*/\1/p'); [ -n \"\$p\" ] && [ \"\$p\" != '$pid1' ]"
 pid2=$(status_of b | sed -n 's/.* pid \([0-9]*\) .*/\1/p')
+[ -n "$pid2" ] && PIDS+=("$pid2")
 check "the supervisor restarted the agent ($pid1 -> $pid2)" test -n "$pid2" -a "$pid2" != "$pid1"
 printf '%s' "$EICAR" >"$TMP/e2"; cp "$TMP/e2" "$M/after-restart.com"
 wait_until 30 test ! -e "$M/after-restart.com"
@@ -148,6 +149,33 @@ echo slow2 >"$M/slow2.txt"
 start_agent d "$TMP/d.conf" BW_AGENT_TEST_SCAN_DELAY_MS=8000 || { notok "agent d starts"; cat "$TMP/d.log"; }
 out=$(timeout 6 cat "$M/slow2.txt" 2>&1); rc=$?
 expect_eq "slow scan, FailMode open: allowed by the deadline" "$rc $out" "0 slow2"
+
+# ---- phase 4: the quick start (no configuration file) -------------------------
+stop_all; PIDS=()
+mkdir -p "$M/qs"; printf '%s' "$EICAR" >"$M/qs/e.com"; echo fine >"$M/qs/fine.txt"
+"$AGENT" --path "$M/qs" -d "$DB" -f --socket "$TMP/qs.sock" --quarantine "$TMP/quar-qs" >"$TMP/qs.log" 2>&1 &
+PIDS+=($!)
+if wait_until 60 "$AGENT" --status --socket "$TMP/qs.sock" >/dev/null 2>&1; then
+    out=$(timeout 20 cat "$M/qs/e.com" 2>&1)
+    expect_match "quick start --path DIR -d DB -f: EICAR blocked" "$out" "Operation not permitted"
+    expect_eq "quick start: a clean file opens" "$(timeout 20 cat "$M/qs/fine.txt")" "fine"
+    expect_eq "quick start: outside --path nothing is checked" "$(timeout 20 cat "$M/eicar.com")" "$EICAR"
+else notok "quick start starts"; cat "$TMP/qs.log"; fi
+stop_all; PIDS=()
+
+# ---- phase 5: cure (the EICAR CURE- test modification) ------------------------
+# (the bundled database only: its CURE- signature, not EICAR-anywhere)
+CONFDB=$TESTDB write_conf e "Action = CURED cure"
+start_agent e "$TMP/e.conf" || { notok "agent e starts"; cat "$TMP/e.log"; }
+printf 'CURE-%s' "$EICAR" >"$M/cure.com"
+wait_until 30 test "$(counter e cured)" -ge 1
+check "CURE- file cured by the agent" test "$(counter e cured)" -ge 1
+got=$(timeout 20 cat "$M/cure.com" 2>&1); rc=$?
+check "the cured file opens and no longer holds the EICAR string ($rc)" \
+    bash -c "[ $rc = 0 ] && ! grep -qF 'EICAR-STANDARD' '$M/cure.com'"
+expect_match "cure reported" "$(cat "$TMP/e.log")" "cure.com: CURED .*cure"
+stop_all; PIDS=()
+
 # Under SAN the agents' reports go to their logs: any is a failure.
 if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log >/dev/null 2>&1; then
     notok "no sanitizer report in the agents' logs"; grep -hE -A20 "Sanitizer|runtime error:" "$TMP"/*.log | head -60
