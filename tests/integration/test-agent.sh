@@ -13,6 +13,8 @@ EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
 DB=$TMP/db; mkdir -p "$DB"; cp "$TESTDB"/* "$DB"/
 echo "Test.Agent-EICAR-Anywhere:0:*:$(printf '%s' "$EICAR" | od -An -v -tx1 | tr -d ' \n')" >"$DB/agent.ndb"
 
+doc=$(sed -n '/<!-- generated below -->/,$p' "$ROOT/docs/agent-keys.md" | tail -n +2)
+expect_eq "docs/agent-keys.md matches bulwark-agent --config-doc" "$doc" "$("$AGENT" --config-doc)"
 if [ "$(id -u)" != 0 ]; then echo "ok - # SKIP bulwark-agent tests need root"; exit 0; fi
 M=$TMP/mnt; mkdir -p "$M"
 if mount -t tmpfs -o size=1g bw-agent-test "$M" 2>/dev/null; then
@@ -98,7 +100,7 @@ expect_eq "after the agent stops, the EICAR file opens unchecked" "$(timeout 20 
 # ---- phase 2: quarantine by the agent itself, drop folder, SIGKILL + respawn ---
 mkdir -p "$TMP/drop"
 write_conf b "Action = INFECTED block,quarantine" "QuarantineDirectory = $M/quarantine" \
-    "[drop]" "Directories = $TMP/drop"
+    "[drop]" "Directories = $TMP/drop" "RecordClean = yes"
 "$AGENT" -c "$TMP/b.conf" --respawn -f >"$TMP/b.log" 2>&1 &
 PIDS+=($!)
 if ! wait_until 60 "$AGENT" --status --socket "$TMP/b.sock" >/dev/null 2>&1; then
@@ -120,6 +122,10 @@ wait_until 30 test ! -e "$TMP/drop/upload.zip"
 after=$(ls "$M/quarantine"/*.bwq 2>/dev/null | wc -l)
 check "drop folder: EICAR inside a zip ends in the quarantine" test "$after" -gt "$before" -a ! -e "$TMP/drop/upload.zip"
 
+echo "a clean upload" >"$TMP/drop/clean.txt"
+wait_until 30 test -e "$TMP/drop/clean.txt.bwverdict"
+expect_match "drop folder: a clean file stays, with its verdict record (RecordClean)" \
+    "$(cat "$TMP/drop/clean.txt.bwverdict" 2>&1; ls "$TMP/drop")" "status: CLEAN"
 pid1=$(status_of b | sed -n 's/.* pid \([0-9]*\) .*/\1/p')
 ( timeout 300 find "$M/usrlib" -type f -exec cat {} + >/dev/null 2>&1; echo $? >"$TMP/load.rc" ) &
 loadpid=$!
