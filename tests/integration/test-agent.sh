@@ -171,7 +171,7 @@ stop_all; PIDS=()
 
 # ---- phase 5: cure (the EICAR CURE- test modification) ------------------------
 # (the bundled database only: its CURE- signature, not EICAR-anywhere)
-CONFDB=$TESTDB write_conf e "Action = CURED cure"
+CONFDB=$TESTDB write_conf e "Action = CURED cure" "IgnoreMarks = no"
 start_agent e "$TMP/e.conf" || { notok "agent e starts"; cat "$TMP/e.log"; }
 printf 'CURE-%s' "$EICAR" >"$M/cure.com"
 wait_until 30 test "$(counter e cured)" -ge 1
@@ -180,6 +180,9 @@ got=$(timeout 20 cat "$M/cure.com" 2>&1); rc=$?
 check "the cured file opens and no longer holds the EICAR string ($rc)" \
     bash -c "[ $rc = 0 ] && ! grep -qF 'EICAR-STANDARD' '$M/cure.com'"
 expect_match "cure reported" "$(cat "$TMP/e.log")" "cure.com: CURED .*cure"
+echo again >"$M/nomark.txt"; timeout 20 cat "$M/nomark.txt" >/dev/null; timeout 20 cat "$M/nomark.txt" >/dev/null
+check "IgnoreMarks = no: no ignore mark, repeated opens are cache hits" \
+    test "$(counter e 'ignore marks')" = 0 -a "$(counter e 'cache hits')" -ge 2
 stop_all; PIDS=()
 
 # Under SAN the agents' reports go to their logs: any is a failure.
