@@ -185,6 +185,17 @@ check "IgnoreMarks = no: no ignore mark, repeated opens are cache hits" \
     test "$(counter e 'ignore marks')" = 0 -a "$(counter e 'cache hits')" -ge 2
 stop_all; PIDS=()
 
+# ---- phase 6: concurrent opens of one file wait for one scan -----------------
+echo shared >"$M/shared.txt"
+write_conf f "Deadline = 20s" "Events = open"
+start_agent f "$TMP/f.conf" BW_AGENT_TEST_SCAN_DELAY_MS=3000 || { notok "agent f starts"; cat "$TMP/f.log"; }
+for i in 1 2 3 4 5; do (timeout 30 cat "$M/shared.txt" >"$TMP/shared.$i" 2>&1) & done
+wait_until 40 test "$(cat "$TMP"/shared.? 2>/dev/null | grep -c shared)" = 5
+expect_eq "five concurrent opens all succeed" "$(cat "$TMP"/shared.? | grep -c shared)" 5
+check "... with one scan for the five events ($(status_of f | grep -E '^(permission events|scans|cache hits):' | tr '\n' ' '))" \
+    test "$(counter f scans)" = 1 -a "$(counter f 'permission events')" = 5 -a "$(counter f 'cache hits')" = 0
+stop_all; PIDS=()
+
 # Under SAN the agents' reports go to their logs: any is a failure.
 if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log >/dev/null 2>&1; then
     notok "no sanitizer report in the agents' logs"; grep -hE -A20 "Sanitizer|runtime error:" "$TMP"/*.log | head -60
