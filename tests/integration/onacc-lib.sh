@@ -18,12 +18,33 @@
 #   "dynamic directory determination" adds its sub-directories), so a run never
 #   marks anything outside its own temp dir; a killed clamonacc closes its
 #   fanotify group and the kernel releases pending events.
+# - Here /tmp and /work are on the root filesystem (one ext4), so a mount or
+#   filesystem mark on a tree under them would cover the whole machine (the
+#   issue asks the agent for such marks).  The tree is therefore its own
+#   tmpfs, mounted inside the temp dir (onacc_mount_tree): whatever kind of
+#   mark a protector uses, it covers only the tree.
+# - The kernel here (6.18) accepts inode, mount and filesystem marks with
+#   FAN_CLASS_CONTENT, FAN_OPEN_PERM, FAN_OPEN_EXEC_PERM, FAN_CLOSE_WRITE,
+#   ignore marks (FAN_MARK_IGNORED_MASK and FAN_MARK_IGNORE|FAN_MARK_EVICTABLE
+#   on files) on ext4 and tmpfs; it refuses FAN_REPORT_FID with
+#   FAN_CLASS_CONTENT (EINVAL), as documented.
 #
 # Callers provide: TMP, BG_PIDS (killed by their EXIT trap) or their own
 # cleanup; onacc_* functions return non-zero with a message on stderr.
 
 ONACC_CLAMD=${CLAMD:-/usr/sbin/clamd}
 ONACC_CLAMONACC=${CLAMONACC:-/usr/sbin/clamonacc}
+
+# onacc_mount_tree DIR SIZE: DIR becomes a fresh tmpfs of SIZE (e.g. 64m).
+# Fails (non-zero) when mounting is not allowed; callers then say so.
+onacc_mount_tree() {
+    mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=755" bw-onacc "$1"
+}
+# onacc_umount_tree DIR: unmounts it if it is a mount point (lazily if busy).
+onacc_umount_tree() {
+    mountpoint -q "$1" 2>/dev/null || return 0
+    umount "$1" 2>/dev/null || umount -l "$1"
+}
 
 # onacc_probe FILE...: one line per file, "NAME read=R exec=E": R is "ok" or
 # the errno name of open()+read(); E the errno name of execve() ("ok" when
@@ -54,13 +75,17 @@ for p in sys.argv[1:]:
 EOF
 }
 
-# onacc_wait_blocked SECONDS FILE: until reading FILE fails with EPERM (the
-# protection is in place: the condition itself, not a sleep).
+# onacc_wait_blocked SECONDS FILE [PID]: until reading FILE fails with EPERM
+# (the protection is in place: the condition itself, not a sleep); gives up
+# at once when PID (the protector) has exited.
 onacc_blocked() { onacc_probe "$1" | grep -q 'read=EPERM'; }
 onacc_wait_blocked() {
     local end=$((SECONDS + $1))
     while ! onacc_blocked "$2"; do
         [ "$SECONDS" -ge "$end" ] && return 1
+        if [ -n "${3:-}" ] && { ! kill -0 "$3" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$3/stat" 2>/dev/null)" = Z ]; }; then
+            echo "onacc: the protector (pid $3) exited" >&2; return 1
+        fi
         sleep 0.1
     done
 }
@@ -109,7 +134,7 @@ onacc_clamonacc_start() {
     "$ONACC_CLAMONACC" -c "$d/clamd.conf" -F --fdpass -l "$d/clamonacc.log" >"$d/clamonacc.out" 2>&1 &
     ONACC_PID=$!
     BG_PIDS="${BG_PIDS:-} $ONACC_PID"
-    if ! onacc_wait_blocked 60 "$probe"; then
+    if ! onacc_wait_blocked 60 "$probe" "$ONACC_PID"; then
         echo "onacc: clamonacc did not block $probe:" >&2; tail -5 "$d/clamonacc.out" >&2; return 1
     fi
 }
@@ -121,7 +146,7 @@ onacc_agent_start() {
     "$agent" --path "$tree" -d "$db" -f >"$d/agent.out" 2>&1 &
     ONACC_AGENT_PID=$!
     BG_PIDS="${BG_PIDS:-} $ONACC_AGENT_PID"
-    if ! onacc_wait_blocked 60 "$probe"; then
+    if ! onacc_wait_blocked 60 "$probe" "$ONACC_AGENT_PID"; then
         echo "onacc: bulwark-agent did not block $probe:" >&2; tail -5 "$d/agent.out" >&2; return 1
     fi
 }

@@ -10,7 +10,8 @@
 #   - clean files read with their content, a clean script runs;
 #   - once the protector is stopped, the same EICAR reads again (its fanotify
 #     group is gone; nothing stays marked).
-# Everything lives in this test's temp dir: only that tree is ever marked.
+# Everything lives in this test's temp dir, the tree on its own tmpfs there:
+# only that tree is ever marked, whatever kind of mark a protector uses.
 # Needs root (fanotify permission events).
 . "$(dirname "$0")/icap-lib.sh"
 . "$(dirname "$0")/onacc-lib.sh"
@@ -21,7 +22,21 @@ if [ "$(id -u)" != 0 ]; then
     exit 0
 fi
 
+# Stop whatever is still running, unmount the tree, then the usual cleanup.
+agent_test_cleanup() {
+    onacc_stop "${ONACC_AGENT_PID:-}"
+    onacc_stop "${ONACC_PID:-}"
+    onacc_stop "${ONACC_CLAMD_PID:-}"
+    onacc_umount_tree "$TMP/tree"
+    icap_cleanup
+}
+trap agent_test_cleanup EXIT
+
 T=$TMP/tree
+if ! onacc_mount_tree "$T" 64m; then
+    notok "agent vs clamonacc: cannot mount a tmpfs for the tree (a mount mark would cover the root filesystem)"
+    exit 0
+fi
 mkdir -p "$TMP/db" "$T/sub"
 cp "$TESTDB"/* "$TMP/db/"
 make_eicar "$T/probe.com"
