@@ -33,7 +33,10 @@
 #   otherwise the run stops (exit 1): the speed of a protector that lets
 #   things through means nothing.  Unprotected, everything must read.
 # - Only the bench's tree is marked: clamonacc's OnAccessIncludePath and the
-#   agent's --path are the tree; every protector is stopped on exit.
+#   agent's --path are the tree, and the tree is its own tmpfs (here /tmp and
+#   /work are on the root filesystem, so a mount or filesystem mark on a plain
+#   directory would cover the whole machine); every protector is stopped and
+#   the tmpfs unmounted on exit.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$REPO
@@ -59,11 +62,14 @@ cleanup() {
     onacc_stop "${ONACC_AGENT_PID:-}"
     onacc_stop "${ONACC_PID:-}"
     onacc_stop "${ONACC_CLAMD_PID:-}"
+    onacc_umount_tree "$WORK/tree"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+onacc_umount_tree "$WORK/tree"
 rm -rf "$WORK"
+onacc_mount_tree "$WORK/tree" 512m || { echo "agent-bench: cannot mount a tmpfs for the tree" >&2; exit 2; }
 mkdir -p "$WORK/tree/lib" "$WORK/tree/small" "$WORK/db" "$WORK/clamav" "$WORK/agent"
 cp "$REPO/db/test"/* "$WORK/db/"
 cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -O2 -o "$WORK/open-lat" "$REPO/bench/open-lat.c" || exit 2
