@@ -6,6 +6,7 @@
 #include "app/daemon-conf.h"
 #include "app/stats-conf.h"
 #include "clamd/clamd-conf.h"
+#include "rscan/rscan.h"
 #include "events/events-conf.h"
 #include "icap/icap-conf.h"
 #include "link/link-conf.h"
@@ -18,6 +19,7 @@ static const bw_conf_table_t *const tables[] = {
     &bw_daemon_conf_table, &bw_icap_conf_table, &bw_groups_conf_table,
     &bw_notify_conf_table, &bw_stats_conf_table,
     &bw_clamd_conf_table,
+    &bw_rscan_conf_table,
     &bw_quar_conf_table,
     &bw_update_conf_table,
     &bw_events_conf_table,

@@ -139,6 +139,7 @@ int bw_cmd_update(int argc, char **argv);  /* cmd-update.c */
 int bw_cmd_quarantine(int argc, char **argv); /* cmd-quarantine.c */
 int bw_cmd_ctl(int argc, char **argv);   /* cmd-ctl.c */
 int bw_cmd_events(int argc, char **argv);  /* cmd-events.c */
+int bw_cmd_rscan(int argc, char **argv);   /* cmd-rscan.c */
 int bw_cmd_console(int argc, char **argv); /* cmd-console.c */
 
 /* main.c: the top-level usage text. */

@@ -26,6 +26,7 @@ void bw_cli_usage(FILE *f)
             "  ctl COMMAND                   control bulwarkd: start, stop, restart, status,\n"
             "                                reload, reload-bases, stats\n"
             "  events --console URL [...]    the events bulwark-console holds (--follow)\n"
+            "  rscan --server HOST:PORT FILE...  scan files on a Bulwark scanning server\n"
             "  console enroll [...]          enrol this node with bulwark-console\n"
             "  help [COMMAND]                this text, or a command's help\n"
             "\n"
@@ -60,6 +61,8 @@ static int help(int argc, char **argv)
             return bw_cmd_ctl(2, hargv);
         if (strcmp(argv[1], "events") == 0)
             return bw_cmd_events(2, hargv);
+        if (strcmp(argv[1], "rscan") == 0)
+            return bw_cmd_rscan(2, hargv);
         if (strcmp(argv[1], "console") == 0)
             return bw_cmd_console(2, hargv);
         fprintf(stderr, "bulwark: unknown command '%s'\n", argv[1]);
@@ -89,6 +92,8 @@ int main(int argc, char **argv)
         return bw_cmd_ctl(argc - 1, argv + 1);
     if (strcmp(cmd, "events") == 0)
         return bw_cmd_events(argc - 1, argv + 1);
+    if (strcmp(cmd, "rscan") == 0)
+        return bw_cmd_rscan(argc - 1, argv + 1);
     if (strcmp(cmd, "console") == 0)
         return bw_cmd_console(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)

@@ -90,6 +90,12 @@ static const struct {
                              "Scan engine failures."},
     [BW_ST_CONNECTIONS] = {"connections", "bulwark_connections_total", NULL,
                            "ICAP connections accepted."},
+    [BW_ST_RSCAN_REQUESTS] = {"rscan_requests", "bulwark_rscan_requests_total", NULL,
+                              "Remote-scan (BWSCAN/1) SCAN requests."},
+    [BW_ST_RSCAN_HITS] = {"rscan_cache_hits", "bulwark_rscan_cache_hits_total", NULL,
+                          "Remote-scan requests answered from the verdict cache."},
+    [BW_ST_RSCAN_BYTES] = {"rscan_content_bytes", "bulwark_rscan_content_bytes_total", NULL,
+                           "Remote-scan content bytes received."},
 };
 
 const char *bw_stats_name(enum bw_stat k)

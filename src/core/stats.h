@@ -52,6 +52,9 @@ enum bw_stat {
     BW_ST_BYTES_INFECTED, /* ... of infected objects */
     BW_ST_ENGINE_ERRORS,  /* engine failures (not ERRO- verdicts: real errors) */
     BW_ST_CONNECTIONS,    /* connections accepted */
+    BW_ST_RSCAN_REQUESTS, /* BWSCAN/1 SCAN requests */
+    BW_ST_RSCAN_HITS,     /* ... answered from the verdict cache */
+    BW_ST_RSCAN_BYTES,    /* ... content bytes received */
     BW_ST_COUNT
 };
 

@@ -30,6 +30,7 @@ typedef enum bw_listener_kind {
     BW_LST_ICAP,   /* ListenAddress */
     BW_LST_ICAPS,  /* TlsListenAddress */
     BW_LST_CLAMD,  /* [clamd] TCPSocket/TCPAddr, LocalSocket */
+    BW_LST_RSCAN,  /* [rscan] Listen */
 } bw_listener_kind_t;
 
 typedef struct bw_listener {
@@ -52,6 +53,8 @@ typedef struct bw_daemon {
     const struct bw_stats_conf *sc;
     const struct bw_notify_conf *nc;
     const struct bw_clamd_conf *cc;
+    const struct bw_rscan_conf *rc;       /* [rscan] */
+    void *rscan_tls_ctx;                  /* SSL_CTX for BW_LST_RSCAN (NULL: plain) */
     const struct bw_events_conf *ec;      /* [events] */       /* NULL until the clamd module is linked */
     bw_engine_t *engine;                  /* one reference, owned */
     struct bw_groups *groups;             /* owned */

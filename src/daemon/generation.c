@@ -35,6 +35,7 @@
 #include "app/stats-conf.h"
 #include "clamd/clamd.h"
 #include "clamd/clamd-conf.h"
+#include "rscan/rscan.h"
 #include "daemon/daemon.h"
 #include "events/events-conf.h"
 #include "icap/icap-tls.h"
@@ -119,7 +120,8 @@ static int add_listener(bw_daemon_t *d, const bw_daemon_t *prev, bw_listener_kin
     l->kind = kind;
     l->fd = -1;
     snprintf(l->name, sizeof l->name, "%s %s",
-             kind == BW_LST_ICAP ? "icap" : kind == BW_LST_ICAPS ? "icaps" : "clamd", addr);
+             kind == BW_LST_ICAP ? "icap" : kind == BW_LST_ICAPS ? "icaps"
+                                    : kind == BW_LST_RSCAN ? "rscan" : "clamd", addr);
     for (size_t i = 0; prev && i < prev->nlisteners; i++)
         if (strcmp(prev->listeners[i].name, l->name) == 0) {
             l->fd = fcntl(prev->listeners[i].fd, F_DUPFD_CLOEXEC, 3);
@@ -129,12 +131,16 @@ static int add_listener(bw_daemon_t *d, const bw_daemon_t *prev, bw_listener_kin
             d->nlisteners++;
             return BW_OK;
         }
-    const char *key = kind == BW_LST_ICAP ? "ListenAddress" : "TlsListenAddress";
+    const char *key = kind == BW_LST_ICAP    ? "ListenAddress"
+                      : kind == BW_LST_RSCAN ? "[rscan] Listen"
+                                             : "TlsListenAddress";
     if (check ? bw_listen_check(key, addr, err) != BW_OK
               : (l->fd = bw_listen_open(key, addr, err)) < 0) {
         char where[4200];
         if (kind == BW_LST_ICAP)
             key_where(d, &bw_daemon_conf_table, key, d->dc->listen.n, where, sizeof where);
+        else if (kind == BW_LST_RSCAN)
+            key_where(d, &bw_rscan_conf_table, "Listen", d->rc->listen.n, where, sizeof where);
         else
             key_where(d, &bw_icap_conf_table, key, d->ic->tls_listen.n, where, sizeof where);
         return bw_err_prefix(err, "%s", where);
@@ -369,6 +375,7 @@ static int build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
     d->sc = bw_conf_get(d->st, &bw_stats_conf_table, NULL);
     d->nc = bw_conf_get(d->st, &bw_notify_conf_table, NULL);
     d->cc = bw_conf_get(d->st, &bw_clamd_conf_table, NULL);
+    d->rc = bw_conf_get(d->st, &bw_rscan_conf_table, NULL);
     d->ec = bw_conf_get(d->st, &bw_events_conf_table, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d->nworkers = d->dc->max_children ? (int)d->dc->max_children : (int)(cores > 0 ? cores : 1);
@@ -387,6 +394,14 @@ static int build(const char *conf_path, const bw_daemon_t *prev, bw_engine_t *en
                          check, err) != BW_OK)
             goto fail;
     if (d->ic->tls_listen.n && !(d->tls_ctx = bw_icap_tls_ctx_new(d->ic, err)))
+        goto fail;
+    for (size_t i = 0; i < d->rc->listen.n; i++)
+        if (add_listener(d, prev, BW_LST_RSCAN, BW_CONF_LIST_AT(&d->rc->listen, char *, i), check,
+                         err) != BW_OK)
+            goto fail;
+    /* Built here, before privileges drop, while the key is readable. */
+    if (d->rc->listen.n && d->rc->tls_cert[0] &&
+        !(d->rscan_tls_ctx = bw_rscan_tls_ctx_new(d->rc, err)))
         goto fail;
     if (check ? check_clamd_listeners(d->cc, err) != BW_OK
               : add_clamd_listeners(d, prev, err) != BW_OK)
@@ -432,6 +447,8 @@ void bw_gen_free(bw_daemon_t *d)
         close(d->report_fd);
     if (d->tls_ctx)
         bw_icap_tls_ctx_free(d->tls_ctx);
+    if (d->rscan_tls_ctx)
+        bw_rscan_tls_ctx_free(d->rscan_tls_ctx);
     if (d->engine)
         bw_engine_unref(d->engine);
     bw_groups_free(d->groups);

@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "daemon/control.h"
 #include "daemon/supervisor-t.h"
+#include "rscan/rscan.h"
 
 static void fmt_duration(char *out, size_t cap, uint64_t s)
 {
@@ -70,6 +71,11 @@ static char *status_text(sup_t *s)
     fprintf(f, "connections: %llu open\n", (unsigned long long)snap.connections_open);
     fprintf(f, "requests: %llu total, %.2f/s over the last minute\n",
             (unsigned long long)snap.v[BW_ST_REQUESTS], (double)snap.requests_per_minute / 60.0);
+    if (s->cur->rc && s->cur->rc->listen.n)
+        fprintf(f, "rscan: %llu requests, %llu cache hits, %llu content bytes received\n",
+                (unsigned long long)snap.v[BW_ST_RSCAN_REQUESTS],
+                (unsigned long long)snap.v[BW_ST_RSCAN_HITS],
+                (unsigned long long)snap.v[BW_ST_RSCAN_BYTES]);
     if (s->last_reload)
         fprintf(f, "last reload: %s %s: %s\n", when, s->last_reload_ok ? "ok" : "FAILED",
                 s->last_reload_msg);

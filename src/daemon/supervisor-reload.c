@@ -93,6 +93,7 @@ static int gen_with_engine(sup_t *s, bw_engine_t *engine, bw_daemon_t **out, bw_
     old->st = NULL;
     old->groups = NULL;
     old->tls_ctx = NULL;
+    old->rscan_tls_ctx = NULL;
     *out = g;
     return BW_OK;
 }

@@ -24,6 +24,7 @@
 #include "daemon/daemon.h"
 #include "events/event.h"
 #include "clamd/clamd.h"
+#include "rscan/rscan.h"
 #include "core/stats.h"
 #include "icap/icap-conn.h"
 #include "icap/icap-tls.h"
@@ -33,6 +34,7 @@ typedef struct worker {
     const bw_daemon_t *d;
     uv_loop_t loop;
     bw_clamd_server_t *clamd;               /* NULL: no clamd listener */
+    bw_rscan_server_t *rscan;               /* NULL: no [rscan] listener */
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer, recycle_timer;
     bw_icap_worker_t iw;
@@ -76,6 +78,11 @@ static void clamd_log(int level, const char *msg)
     bw_log(level, "clamd: %s", msg);
 }
 
+static void rscan_log(int level, const char *msg)
+{
+    bw_log(level, "rscan: %s", msg);
+}
+
 /* Connections waiting for a request get this long to send one before a
  * draining worker closes them (see bw_icap_worker_drain). */
 #define DRAIN_IDLE_GRACE_MS 1000
@@ -84,7 +91,8 @@ static void on_drain_tick(uv_timer_t *t)
 {
     worker_t *w = t->data;
     bw_icap_worker_drain(&w->iw, DRAIN_IDLE_GRACE_MS);
-    if (w->iw.nconns == 0 && (!w->clamd || bw_clamd_server_conns(w->clamd) == 0))
+    if (w->iw.nconns == 0 && (!w->clamd || bw_clamd_server_conns(w->clamd) == 0) &&
+        (!w->rscan || bw_rscan_server_conns(w->rscan) == 0))
         uv_stop(&w->loop);
 }
 
@@ -99,6 +107,8 @@ static void on_sigterm(uv_signal_t *s, int sig)
     bw_icap_worker_unlisten(&w->iw);
     if (w->clamd)
         bw_clamd_server_drain(w->clamd);
+    if (w->rscan)
+        bw_rscan_server_drain(w->rscan);
     uv_timer_start(&w->drain_timer, on_drain_tick, 0, 20);
 }
 
@@ -118,6 +128,20 @@ static int listen_all(worker_t *w, int index, unsigned slot)
     const bw_daemon_t *d = w->d;
     for (size_t i = 0; i < d->nlisteners; i++) {
         const bw_listener_t *l = &d->listeners[i];
+        if (l->kind == BW_LST_RSCAN) {
+            bw_err_t err;
+            if (!w->rscan) {
+                bw_rscan_env_t re = {.rc = d->rc, .engine = d->engine,
+                                     .stats = bw_stats_slot(d->stats, slot), .log = rscan_log,
+                                     .tls_ctx = d->rscan_tls_ctx};
+                w->rscan = bw_rscan_server_new(&w->loop, &re);
+            }
+            if (!w->rscan || bw_rscan_server_listen(w->rscan, l->fd, &err) != BW_OK) {
+                bw_log(BW_LOG_ERR, "worker %d: cannot serve %s", index, l->name);
+                return BW_ERR;
+            }
+            continue;
+        }
         if (l->kind == BW_LST_CLAMD) {
             bw_err_t err;
             if (!w->clamd) {
@@ -196,6 +220,8 @@ int bw_worker_run(const bw_daemon_t *d, int index)
     /* Drained: close what is left so the loop and w can go. */
     if (w->clamd)
         bw_clamd_server_close(w->clamd);
+    if (w->rscan)
+        bw_rscan_server_close(w->rscan);
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
     uv_close((uv_handle_t *)&w->drain_timer, NULL);
