@@ -140,10 +140,11 @@ onacc_clamonacc_start() {
 }
 
 # onacc_agent_start AGENT DIR TREE DBDIR PROBE: bulwark-agent's quick start
+# (its control socket in DIR, not the default /run/bulwark/agent.sock)
 # on TREE, until PROBE is blocked.  Pid in ONACC_AGENT_PID.
 onacc_agent_start() {
     local agent=$1 d=$2 tree=$3 db=$4 probe=$5
-    "$agent" --path "$tree" -d "$db" -f >"$d/agent.out" 2>&1 &
+    "$agent" --path "$tree" -d "$db" -f --socket "$d/agent.sock" >"$d/agent.out" 2>&1 &
     ONACC_AGENT_PID=$!
     BG_PIDS="${BG_PIDS:-} $ONACC_AGENT_PID"
     if ! onacc_wait_blocked 60 "$probe" "$ONACC_AGENT_PID"; then
