@@ -131,6 +131,7 @@ int main(int argc, char **argv)
         fclose(out);
     if (n_ok == 0) {
         printf("files=%zu ok=0 blocked=%zu errors=%zu\n", n_files, n_blocked, n_err);
+        free(t_ok);
         return 1;
     }
     qsort(t_ok, n_ok, sizeof *t_ok, cmp_u64);
