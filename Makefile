@@ -175,11 +175,12 @@ CREATE_USER ?= yes
 # The packaging files name the standard paths; this follows the variables.
 PKG_STAGE := $(BUILD)/pkg
 PKG_SED := sed -e 's|/usr/sbin/bulwarkd|$(SBINDIR)/bulwarkd|g' -e 's|/usr/bin/bulwark|$(BINDIR)/bulwark|g' \
-  -e 's|/usr/sbin/bulwark-console|$(SBINDIR)/bulwark-console|g' \
+  -e 's|/usr/sbin/bulwark-console|$(SBINDIR)/bulwark-console|g' -e 's|/usr/sbin/bulwark-agent|$(SBINDIR)/bulwark-agent|g' \
   -e 's|/usr/share/bulwark|$(DATADIR)/bulwark|g' -e 's|/etc/bulwark|$(SYSCONFDIR)/bulwark|g' \
   -e 's|/var/lib/bulwark|$(LOCALSTATEDIR)/lib/bulwark|g' -e 's|/var/log/bulwark|$(LOCALSTATEDIR)/log/bulwark|g' \
   -e 's|/run/bulwark|$(RUNSTATEDIR)/bulwark|g'
-PKG_UNITS := bulwarkd.service bulwark-update.service bulwark-update.timer bulwark-console.service
+PKG_UNITS := bulwarkd.service bulwark-update.service bulwark-update.timer bulwark-console.service \
+  bulwark-agent.service
 # The console's web UI (src/console/ui, kept with its sub-directories).
 CONSOLE_UI := $(shell cd src/console/ui 2>/dev/null && find . -type f ! -name '.*' | sed 's|^\./||' | sort)
 CONSOLE_UI_DIRS := $(sort $(filter-out ./,$(dir $(CONSOLE_UI))))
@@ -191,7 +192,7 @@ BW_LOG := $(LOCALSTATEDIR)/log/bulwark
 
 .PHONY: install uninstall man install-check
 install-check:
-	@for f in $(BULWARK) $(BULWARKD) $(BULWARK_CONSOLE); do [ -x "$$f" ] || { \
+	@for f in $(BULWARK) $(BULWARKD) $(BULWARK_CONSOLE) $(BULWARK_AGENT); do [ -x "$$f" ] || { \
 	  echo "make install: $$f is missing: run 'make BUILD=$(BUILD) build' first" >&2; exit 1; }; done
 
 # bulwark.conf(5): the template with the key reference of the built bulwarkd.
@@ -204,7 +205,7 @@ install: man
 	@rm -rf $(PKG_STAGE) && mkdir -p $(PKG_STAGE)
 	packaging/system-conf.sh conf/bulwark.conf $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR) $(RUNSTATEDIR) > $(PKG_STAGE)/bulwark.conf
 	@set -e; for f in $(addprefix packaging/systemd/,$(PKG_UNITS)) man/bulwark.1 man/bulwarkd.8 \
-	  man/bulwark-console.8 conf/console.conf $(BUILD)/man/bulwark.conf.5; do $(PKG_SED) "$$f" > $(PKG_STAGE)/$$(basename $$f); done; \
+	  man/bulwark-console.8 man/bulwark-agent.8 conf/console.conf conf/agent.conf $(BUILD)/man/bulwark.conf.5; do $(PKG_SED) "$$f" > $(PKG_STAGE)/$$(basename $$f); done; \
 	  for f in init.d/bulwarkd logrotate/bulwark sysusers.d/bulwark.conf sysusers.d/bulwark-console.conf \
 	  tmpfiles.d/bulwark.conf; do \
 	  $(PKG_SED) "packaging/$$f" > $(PKG_STAGE)/$$(echo $$f | tr / -); done
@@ -214,6 +215,8 @@ install: man
 	install -m 0755 $(BULWARK) $(D)$(BINDIR)/bulwark
 	install -m 0755 $(BULWARKD) $(D)$(SBINDIR)/bulwarkd
 	install -m 0755 $(BULWARK_CONSOLE) $(D)$(SBINDIR)/bulwark-console
+	install -m 0755 $(BULWARK_AGENT) $(D)$(SBINDIR)/bulwark-agent
+	install -m 0644 $(PKG_STAGE)/bulwark-agent.8 $(D)$(MANDIR)/man8/bulwark-agent.8
 	install -d -m 0755 $(D)$(DATADIR)/bulwark/console-ui $(addprefix $(D)$(DATADIR)/bulwark/console-ui/,$(CONSOLE_UI_DIRS))
 	@set -e; for f in $(CONSOLE_UI); do echo "install -m 0644 src/console/ui/$$f $(D)$(DATADIR)/bulwark/console-ui/$$f"; \
 	  install -m 0644 "src/console/ui/$$f" "$(D)$(DATADIR)/bulwark/console-ui/$$f"; done
@@ -231,7 +234,7 @@ install: man
 	install -m 0755 $(PKG_STAGE)/init.d-bulwarkd $(D)$(INITDIR)/bulwarkd
 	install -m 0644 $(PKG_STAGE)/logrotate-bulwark $(D)$(LOGROTATEDIR)/bulwark
 	@# An existing configuration is the administrator's: never overwritten.
-	@for c in bulwark.conf console.conf; do conf=$(D)$(SYSCONFDIR)/bulwark/$$c; \
+	@for c in bulwark.conf console.conf agent.conf; do conf=$(D)$(SYSCONFDIR)/bulwark/$$c; \
 	if [ ! -e "$$conf" ]; then echo "install -m 0644 $(PKG_STAGE)/$$c $$conf"; \
 	  install -m 0644 $(PKG_STAGE)/$$c "$$conf"; \
 	elif ! cmp -s $(PKG_STAGE)/$$c "$$conf"; then \
@@ -268,7 +271,9 @@ uninstall:
 	@rm -rf $(PKG_STAGE) && mkdir -p $(PKG_STAGE)
 	@packaging/system-conf.sh conf/bulwark.conf $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR) $(RUNSTATEDIR) > $(PKG_STAGE)/bulwark.conf
 	@$(PKG_SED) conf/console.conf > $(PKG_STAGE)/console.conf
+	@$(PKG_SED) conf/agent.conf > $(PKG_STAGE)/agent.conf
 	rm -f $(D)$(BINDIR)/bulwark $(D)$(SBINDIR)/bulwarkd $(D)$(SBINDIR)/bulwark-console \
+	  $(D)$(SBINDIR)/bulwark-agent $(D)$(MANDIR)/man8/bulwark-agent.8 $(D)$(SYSCONFDIR)/bulwark/agent.conf.dist \
 	  $(D)$(MANDIR)/man8/bulwark-console.8 $(D)$(SYSUSERSDIR)/bulwark-console.conf \
 	  $(addprefix $(D)$(DATADIR)/bulwark/console-ui/,$(CONSOLE_UI)) $(D)$(SYSCONFDIR)/bulwark/console.conf.dist \
 	  $(D)$(MANDIR)/man1/bulwark.1 $(D)$(MANDIR)/man5/bulwark.conf.5 $(D)$(MANDIR)/man8/bulwarkd.8 \
@@ -276,7 +281,7 @@ uninstall:
 	  $(D)$(TMPFILESDIR)/bulwark.conf $(D)$(INITDIR)/bulwarkd $(D)$(LOGROTATEDIR)/bulwark \
 	  $(addprefix $(D)$(DATADIR)/bulwark/templates/,$(PKG_TEMPLATES)) \
 	  $(addprefix $(D)$(DATADIR)/bulwark/db-test/,$(PKG_TESTDB)) $(D)$(SYSCONFDIR)/bulwark/bulwark.conf.dist
-	@for c in bulwark.conf console.conf; do conf=$(D)$(SYSCONFDIR)/bulwark/$$c; \
+	@for c in bulwark.conf console.conf agent.conf; do conf=$(D)$(SYSCONFDIR)/bulwark/$$c; \
 	if cmp -s $(PKG_STAGE)/$$c "$$conf"; then echo "rm -f $$conf"; rm -f "$$conf"; \
 	elif [ -e "$$conf" ]; then echo "make uninstall: kept $$conf (changed since it was installed)"; fi; done
 	@# The UI's directories, deepest first, when empty.

@@ -39,6 +39,7 @@
 
 #include "agent/agent.h"
 #include "core/log.h"
+#include "core/ratelog.h"
 
 typedef struct job {
     int fd;
@@ -130,10 +131,19 @@ static void *deadline_thread(void *arg)
     pthread_mutex_lock(&G.lock);
     while (!G.a->stop) {
         uint64_t now = now_ns();
+        static bw_ratelog_t rl; /* a slow disk must not also flood the log */
         while (G.dhead && G.dhead->deadline_ns <= now) {
             atomic_fetch_add(&G.a->st.deadline_misses, 1);
-            bw_log(BW_LOG_WARN, "%s: deadline passed, %s (scan goes on)", G.dhead->path,
-                   fail_allows() ? "allowed (FailMode open)" : "denied (FailMode closed)");
+            uint64_t dropped;
+            if (bw_ratelog_allow(&rl, now / 1000000ull, 1000, &dropped)) {
+                char more[64] = "";
+                if (dropped)
+                    snprintf(more, sizeof more, "; %llu such lines left out",
+                             (unsigned long long)dropped);
+                bw_log(BW_LOG_WARN, "%s: deadline passed, %s (scan goes on)%s", G.dhead->path,
+                       fail_allows() ? "allowed (FailMode open)" : "denied (FailMode closed)",
+                       more);
+            }
             answer_locked(G.dhead, fail_allows());
         }
         struct timespec ts;
@@ -148,6 +158,8 @@ static void *deadline_thread(void *arg)
 
 static void ignore_mark(int fd, const bw_agent_key_t *scanned)
 {
+    if (!G.a->conf.ignore_marks)
+        return;
     /* Without FAN_MARK_IGNORED_SURV_MODIFY: the first write clears it.  But
      * a write that came while we scanned has already been and gone: a mark
      * placed now would cover content we never saw.  So the file must still

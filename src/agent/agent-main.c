@@ -39,6 +39,21 @@ static const bw_conf_table_t *const tables[] = {&bw_agent_conf_table, &bw_agent_
 static const bw_conf_schema_t schema = {tables, sizeof tables / sizeof tables[0]};
 
 static bw_agent_t agent;
+static bw_conf_state_t *g_state;
+
+/* Early exits free what was loaded (so the sanitizer build sees no leak). */
+static int finish(int rc)
+{
+    bw_agent_excl_free(&agent.excl);
+    bw_agent_cache_free(agent.cache);
+    agent.cache = NULL;
+    if (agent.engine)
+        bw_engine_unref(agent.engine);
+    agent.engine = NULL;
+    bw_conf_free(g_state);
+    g_state = NULL;
+    return rc;
+}
 static volatile sig_atomic_t child_pid;
 
 static void on_stop(int sig)
@@ -170,9 +185,10 @@ int main(int argc, char **argv)
         rc = bw_conf_load(&schema, conf_path ? conf_path : DEFAULT_CONF, &st, &err);
     }
     bw_buf_free(&paths);
+    g_state = st;
     if (rc != BW_OK) {
         fprintf(stderr, "bulwark-agent: %s\n", err.msg);
-        return 2;
+        return finish(2);
     }
     if (status) {
         const bw_agent_conf_t *c = st ? bw_conf_get(st, &bw_agent_conf_table, NULL) : NULL;
@@ -182,16 +198,16 @@ int main(int argc, char **argv)
         if (rc < 0) {
             fprintf(stderr, "bulwark-agent: %s\n", err.msg);
             printf("bulwark-agent is not running\n");
-            return 3;
+            return finish(3);
         }
         fputs(text, rc == 1 ? stdout : stderr);
         free(text);
-        return rc == 1 ? 0 : 1;
+        return finish(rc == 1 ? 0 : 1);
     }
     bw_agent_t *a = &agent;
     if (bw_agent_setup(a, st, &err) != BW_OK) {
         fprintf(stderr, "bulwark-agent: %s\n", err.msg);
-        return 2;
+        return finish(2);
     }
     if (test) {
         char acts[64];
@@ -200,7 +216,7 @@ int main(int argc, char **argv)
                a->conf.paths.n, a->drop.dirs.n, (unsigned long long)a->conf.deadline_ms,
                a->conf.fail_mode == BW_AG_FAIL_OPEN ? "open" : "closed",
                bw_agent_actions_name(a->act[BW_INFECTED], acts, sizeof acts));
-        return 0;
+        return finish(0);
     }
     if (!fg) {
         openlog("bulwark-agent", LOG_PID, LOG_DAEMON);
@@ -210,7 +226,7 @@ int main(int argc, char **argv)
     if (respawn) {
         int r = supervise();
         if (r >= 0)
-            return r;
+            return finish(r);
     }
     a->self = getpid();
     a->parent = respawn ? getppid() : 0;
@@ -231,7 +247,7 @@ int main(int argc, char **argv)
     if ((a->scanner.mode == 0 || a->scanner.fallback == 0) &&
         bw_engine_load(dbs, 1, &lo, &a->engine, lerr, sizeof lerr) != BW_OK) {
         fprintf(stderr, "bulwark-agent: database %s: %s\n", a->scanner.db_dir, lerr);
-        return 1;
+        return finish(1);
     }
     const bw_events_conf_t *ec = bw_conf_get(st, &bw_events_conf_table, NULL);
     if (ec->enable && bw_event_setup(ec, &err) != BW_OK)
@@ -245,17 +261,17 @@ int main(int argc, char **argv)
     if (a->conf.control_socket && a->conf.control_socket[0] &&
         bw_agent_ctl_start(a, a->conf.control_socket, &err) != BW_OK) {
         fprintf(stderr, "bulwark-agent: %s\n", err.msg);
-        return 1;
+        return finish(1);
     }
     if (bw_agent_drop_start(a, &err) != BW_OK) {
         fprintf(stderr, "bulwark-agent: %s\n", err.msg);
-        return 1;
+        return finish(1);
     }
     if (a->conf.paths.n) {
         rc = bw_agent_fan_run(a, &err);
         if (rc != BW_OK) {
             fprintf(stderr, "bulwark-agent: %s\n", err.msg);
-            return 1;
+            return finish(1);
         }
     } else {
         bw_log(BW_LOG_INFO, "drop-folder mode only");

@@ -51,6 +51,7 @@ typedef struct bw_agent_conf {
     uint64_t scan_timeout_ms;    /* ScanTimeout */
     uint64_t threads;            /* Threads */
     uint64_t cache_entries;      /* CacheEntries */
+    bool ignore_marks;           /* IgnoreMarks */
     bw_conf_list_t actions;      /* Action: "STATUS action[,action]" */
     char *quarantine_dir;        /* QuarantineDirectory */
     char *control_socket;        /* ControlSocket */

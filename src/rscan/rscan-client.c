@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -35,6 +38,38 @@ struct bw_rscan_client {
     char in[BW_RSCAN_MAX_LINE + 2];
     size_t inlen;
 };
+
+/* OpenSSL writes to the socket with write(), so a server that closed the
+ * connection would kill the whole process (the agent!) with SIGPIPE.  Around
+ * every TLS write the calling thread blocks SIGPIPE and swallows one that
+ * became pending, leaving the process's disposition alone. */
+typedef struct {
+    sigset_t old;
+    int had_pending;
+} nopipe_t;
+
+static void nopipe_begin(nopipe_t *np)
+{
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    np->had_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &np->old);
+}
+
+static void nopipe_end(nopipe_t *np)
+{
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    if (!np->had_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &np->old, NULL);
+}
 
 static int ssl_fail(bw_err_t *err, const char *what)
 {
@@ -117,7 +152,11 @@ int bw_rscan_connect(const bw_rscan_opts_t *o, bw_rscan_client_t **out, bw_err_t
         SSL_set_tlsext_host_name(c->ssl, o->host);
         /* The server's certificate must name the host we dialled. */
         SSL_set1_host(c->ssl, o->host);
-        if (SSL_connect(c->ssl) != 1) {
+        nopipe_t np;
+        nopipe_begin(&np);
+        int hs = SSL_connect(c->ssl);
+        nopipe_end(&np);
+        if (hs != 1) {
             long v = SSL_get_verify_result(c->ssl);
             if (v != X509_V_OK) {
                 bw_err_set(err, "%s:%s: TLS: server certificate: %s", o->host, o->port,
@@ -140,7 +179,10 @@ void bw_rscan_close(bw_rscan_client_t *c)
     if (!c)
         return;
     if (c->ssl) {
+        nopipe_t np;
+        nopipe_begin(&np);
         SSL_shutdown(c->ssl);
+        nopipe_end(&np);
         SSL_free(c->ssl);
     }
     if (c->ctx)
@@ -156,7 +198,10 @@ static int send_all(bw_rscan_client_t *c, const void *p, size_t n, bw_err_t *err
     while (n) {
         ssize_t w;
         if (c->ssl) {
+            nopipe_t np;
+            nopipe_begin(&np);
             int r = SSL_write(c->ssl, b, n > 1 << 30 ? 1 << 30 : (int)n);
+            nopipe_end(&np);
             if (r <= 0)
                 return ssl_fail(err, "rscan: send");
             w = r;

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/spool.h"
 #include "core/ratelog.h"
 #include "rscan/rscan-cache.h"
 #include "rscan/rscan-parse.h"
@@ -33,12 +34,14 @@ typedef struct rs_conn {
     int writes;         /* uv_write requests in flight */
     int closing;        /* close once the writes are done */
     int handles;        /* handles still open (tcp, timer) */
+    int reading;        /* uv_read_start in effect */
+    int counted;        /* accepted: counted in the open-connections gauge */
     /* the request */
     bw_rscan_req_t req;
     uint64_t received, chunk_left;
     EVP_MD_CTX *md;
-    bw_scan_t *scan;
-    int scan_done;      /* the engine said BW_DONE: later bytes are only hashed */
+    bw_spool_t spool;   /* the content, for the pool thread that scans it */
+    int spooling;       /* spool initialised */
     char bad[200];      /* content being discarded: the ERROR to answer at its end */
     /* TLS (NULL ssl: plain) */
     SSL *ssl;

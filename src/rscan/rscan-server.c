@@ -6,9 +6,11 @@
  * request at a time per connection (the protocol says so), so a connection is
  * a small state machine: a request line; then either an answer from the
  * in-process cache, or a pool job asking Redis; on a miss SEND and the
- * chunked content, hashed and fed to the engine as it arrives (like clamd's
- * INSTREAM), with the end of the scan (where archives are unpacked) and the
- * Redis write on the pool.
+ * chunked content, hashed as it arrives and kept in a spool (memory up to
+ * SPOOL_MEM, then an unlinked temporary file: never whole in memory).  Once
+ * the hash is verified, the whole scan (matching, unpacking) and the Redis
+ * write run on the thread pool, so one large archive never stalls the
+ * loop's other connections.
  *
  * Hostile input keeps the connection in step where the framing allows it: a
  * malformed request line, an oversized offer, content longer or shorter than
@@ -18,6 +20,7 @@
  * connection, after the ERROR.  A verdict is cached only under a hash the
  * server computed itself.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #include "rscan/rscan-int.h"
 
 #define READ_MAX (64 * 1024)
+#define SPOOL_MEM (1u << 20)
 
 typedef struct rs_job {
     uv_work_t work;
@@ -36,7 +40,7 @@ typedef struct rs_job {
     int hit;              /* LOOKUP: 1 hit, 0 miss, -1 Redis unavailable */
     bw_status_t status;
     char threat[BW_RSCAN_THREAT_MAX];
-    bw_scan_t *scan;      /* END: the scan to finish */
+    bw_spool_t spool;     /* END: the verified content */
     char why[256];        /* Redis trouble, logged on the loop */
 } rs_job_t;
 
@@ -89,13 +93,13 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    if (s->env.stats)
+    if (s->env.stats && c->counted)
         bw_stats_slot_conns(s->env.stats, -1);
     bw_buf_free(&c->in);
     bw_buf_free(&c->out);
     EVP_MD_CTX_free(c->md);
-    if (c->scan)
-        bw_scan_abort(c->scan);
+    if (c->spooling)
+        bw_spool_free(&c->spool);
     rs_tls_free(c);
     free(c);
     maybe_free_server(s);
@@ -109,11 +113,20 @@ static void close_now(rs_conn_t *c)
     }
 }
 
+#define WRITE_BACKLOG (1u << 20) /* queued reply bytes before we stop reading */
+
+static void pause_reading(rs_conn_t *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
 /* Closes once nothing is in flight: a pool job holds c, so does a write. */
 static void conn_close(rs_conn_t *c)
 {
     c->closing = 1;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    pause_reading(c);
     if (c->state != RS_JOB && c->writes == 0)
         close_now(c);
 }
@@ -133,6 +146,9 @@ static void on_written(uv_write_t *req, int status)
     bw_buf_free(&w->buf);
     free(w);
     c->writes--;
+    if (status >= 0 && !c->closing && c->state != RS_JOB && !c->reading &&
+        c->tcp.write_queue_size < WRITE_BACKLOG / 2)
+        resume(c); /* a client that stopped reading our replies caught up */
     if (status < 0 && !c->closing)
         conn_close(c);
     else if (c->closing && c->writes == 0 && c->state != RS_JOB)
@@ -210,9 +226,9 @@ static void reply_error(rs_conn_t *c, const char *what)
 
 static void request_done(rs_conn_t *c)
 {
-    if (c->scan)
-        bw_scan_abort(c->scan);
-    c->scan = NULL;
+    if (c->spooling)
+        bw_spool_free(&c->spool);
+    c->spooling = 0;
     c->state = RS_REQ;
 }
 
@@ -221,16 +237,16 @@ static void start_content(rs_conn_t *c)
     rs_server_t *s = c->s;
     c->received = 0;
     c->bad[0] = 0;
-    c->scan_done = 0;
+    (void)s;
     if (!c->md)
         c->md = EVP_MD_CTX_new();
-    c->scan = bw_scan_begin(s->env.engine, &s->lim, c->req.name[0] ? c->req.name : "rscan");
-    if (!c->md || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1 || !c->scan) {
+    if (!c->md || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1) {
         reply_error(c, "server out of memory");
         request_done(c);
         return;
     }
-    bw_scan_expect_size(c->scan, c->req.size);
+    bw_spool_init(&c->spool, SPOOL_MEM);
+    c->spooling = 1;
     c->state = RS_CHUNK_HDR;
     reply(c, "SEND");
 }
@@ -292,7 +308,29 @@ static void work_job(uv_work_t *w)
     }
     bw_verdict_t v;
     memset(&v, 0, sizeof v);
-    if (bw_scan_end(j->scan, &v) != BW_OK) {
+    bw_scan_t *scan = bw_scan_begin(s->env.engine, &s->lim, c->req.name[0] ? c->req.name : "rscan");
+    int rc = scan ? BW_OK : BW_ERR;
+    if (scan)
+        bw_scan_expect_size(scan, c->req.size);
+    char *buf = scan ? malloc(READ_MAX) : NULL;
+    for (uint64_t off = 0; rc == BW_OK && buf && off < j->spool.size;) {
+        ssize_t n = bw_spool_pread(&j->spool, buf, READ_MAX, off);
+        if (n <= 0) {
+            rc = BW_ERR;
+            break;
+        }
+        off += (uint64_t)n;
+        rc = bw_scan_feed(scan, buf, (size_t)n);
+        if (rc == BW_DONE)
+            break; /* decided: the rest changes nothing */
+    }
+    free(buf);
+    bw_spool_free(&j->spool);
+    if (scan && (rc == BW_ERR || !buf)) {
+        bw_scan_abort(scan);
+        scan = NULL;
+    }
+    if (!scan || bw_scan_end(scan, &v) != BW_OK) {
         j->status = BW_ERROR;
         snprintf(j->threat, sizeof j->threat, "scan failed");
         return; /* an engine failure is not a verdict to share */
@@ -314,13 +352,13 @@ static int queue_job(rs_conn_t *c, int kind)
     j->kind = kind;
     j->work.data = j;
     if (kind == JOB_END) {
-        j->scan = c->scan;
-        c->scan = NULL;
+        j->spool = c->spool; /* the job owns it now */
+        c->spooling = 0;
     }
     c->state = RS_JOB;
     if (uv_queue_work(c->s->loop, &j->work, work_job, after_job) != 0) {
-        if (j->scan)
-            bw_scan_abort(j->scan);
+        if (kind == JOB_END)
+            bw_spool_free(&j->spool);
         free(j);
         c->state = RS_REQ;
         return BW_ERR;
@@ -401,13 +439,8 @@ static void on_content(rs_conn_t *c, const char *p, size_t n)
     }
     c->received += n;
     EVP_DigestUpdate(c->md, p, n);
-    if (!c->scan_done) {
-        int rc = bw_scan_feed(c->scan, p, n);
-        if (rc == BW_DONE)
-            c->scan_done = 1;
-        else if (rc != BW_OK)
-            snprintf(c->bad, sizeof c->bad, "scan failed (out of memory)");
-    }
+    if (bw_spool_write(&c->spool, p, n) != BW_OK)
+        snprintf(c->bad, sizeof c->bad, "server cannot keep the content: %s", strerror(errno));
 }
 
 static void process(rs_conn_t *c)
@@ -457,6 +490,11 @@ static void process(rs_conn_t *c)
                 c->state = RS_CHUNK_HDR;
         }
     }
+    /* A draining worker lets a connection finish its request, no more. */
+    if (!c->closing && c->s->draining && c->state == RS_REQ && !c->in.len) {
+        conn_close(c);
+        return;
+    }
     /* Waiting for more from the client: the idle/transfer clock restarts. */
     if (!c->closing)
         uv_timer_again(&c->timer);
@@ -500,10 +538,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         conn_close(c);
         return;
     }
-    /* Back-pressure: while a job runs or the buffer is big, stop reading. */
+    /* Back-pressure: while a job runs, or while a client that does not read
+     * its replies (PING after PING) lets them pile up, read no more. */
     process(c);
-    if (!c->closing && (c->state == RS_JOB || c->in.len > 4 * READ_MAX))
-        uv_read_stop(st);
+    if (!c->closing && (c->state == RS_JOB || c->tcp.write_queue_size > WRITE_BACKLOG))
+        pause_reading(c);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -519,8 +558,8 @@ static void on_timeout(uv_timer_t *t)
 /* After a job, reading resumes (process is re-entered from after_job). */
 static void resume(rs_conn_t *c)
 {
-    if (!c->closing)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (!c->closing && !c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -541,15 +580,16 @@ static void on_connection(uv_stream_t *l, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (s->env.stats) {
-        bw_stats_slot_conns(s->env.stats, 1);
-        bw_stats_slot_add(s->env.stats, BW_ST_CONNECTIONS, 1);
-    }
     /* Another worker may have taken it (the listeners are shared). */
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
         (s->env.tls_ctx && rs_tls_start(c, s->env.tls_ctx) != BW_OK)) {
         close_now(c);
         return;
+    }
+    if (s->env.stats) {
+        c->counted = 1;
+        bw_stats_slot_conns(s->env.stats, 1);
+        bw_stats_slot_add(s->env.stats, BW_ST_CONNECTIONS, 1);
     }
     uint64_t to = s->env.rc->timeout_ms;
     uv_timer_start(&c->timer, on_timeout, to, to);

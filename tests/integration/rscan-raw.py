@@ -42,6 +42,13 @@ elif case == "malformed":
               b"SCAN " + b"a" * 64 + b" 5\n", b"PING extra\n", b"SCAN " + b"a" * 64 + b" 5 %zz\n"]:
         s.sendall(l)
         out.append(line())
+elif case == "flood":        # 100000 PINGs sent before reading any reply
+    import threading
+    t = threading.Thread(target=lambda: s.sendall(b"PING\n" * 100000))
+    t.start()
+    n = sum(1 for _ in range(100000) if line().startswith("PONG "))
+    t.join()
+    out.append("PONGS %d" % n)
 elif case == "badchunk":     # a broken chunk header: ERROR, then the server closes
     scan_hdr(data)
     out.append(line())

@@ -77,3 +77,7 @@ out=$(timeout 20 cat "$M1/eicar.com" 2>&1)
 expect_match "server stopped, Fallback local: EICAR still blocked" "$out" "Operation not permitted"
 check "agent 1 counts the local fallback" test "$(acounter a1 'fallback local')" -ge 1
 check "the fallback is reported in the log" grep -q "Fallback" "$TMP/a1.log"
+# Under SAN the agents' reports go to their logs: any is a failure.
+if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log >/dev/null 2>&1; then
+    notok "no sanitizer report in the agents' logs"; grep -hE -A20 "Sanitizer|runtime error:" "$TMP"/*.log | head -60
+else ok "no sanitizer report in the agents' logs"; fi

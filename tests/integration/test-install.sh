@@ -42,6 +42,10 @@ if printf '%s\n' "$out" | grep -qE '(^| )(cc|gcc|clang) .*-c .*\.c'; then
 
 want="755 usr/bin/bulwark
 755 usr/sbin/bulwarkd
+755 usr/sbin/bulwark-agent
+644 etc/bulwark/agent.conf
+644 usr/lib/systemd/system/bulwark-agent.service
+644 usr/share/man/man8/bulwark-agent.8
 755 usr/sbin/bulwark-console
 644 etc/bulwark/bulwark.conf
 644 etc/bulwark/console.conf
@@ -306,7 +310,7 @@ out=$(initd frobnicate 2>&1); rc=$?
 expect_eq "init script: an unknown verb is 2 with the usage" "$rc" 2
 
 # ---- manual pages --------------------------------------------------------------------------
-for m in man1/bulwark.1 man5/bulwark.conf.5 man8/bulwarkd.8 man8/bulwark-console.8; do
+for m in man1/bulwark.1 man5/bulwark.conf.5 man8/bulwarkd.8 man8/bulwark-console.8 man8/bulwark-agent.8; do
     w=$( { groff -man -Tutf8 -ww -z "$R/usr/share/man/$m"; } 2>&1)
     w2=$( { man --warnings -l "$R/usr/share/man/$m" >/dev/null; } 2>&1)
     if [ -z "$w$w2" ]; then ok "man page $m renders without warnings (groff -ww, man --warnings)"

@@ -47,7 +47,7 @@ start_server() {
         icapserver.statistics.MetricsAddress="127.0.0.1:$metrics" \
         icapserver.process.MaxChildren=1 \
         rscan.Listen="127.0.0.1:$scan" rscan.RedisUrl="redis://127.0.0.1:$RPORT" \
-        rscan.MaxFileSize=1M rscan.CacheEntries=1024 "$@"
+        rscan.MaxFileSize=4M rscan.CacheEntries=1024 "$@"
     bw_start "$TMP/$name.conf" "$TMP/$name.log" "$icap" || return 1
     eval "${name}_SCAN=$scan ${name}_ICAP=$icap ${name}_PID=$BW_PID ${name}_METRICS=$metrics"
 }
@@ -98,6 +98,33 @@ out=$("$B" rscan --server "127.0.0.1:$A_SCAN" --ca "$TMP/pki/rogue.pem" --cert "
     --key "$TMP/pki/client.key" "$TMP/files/clean.txt" 2>&1); rc=$?
 expect_match "tls: the client refuses a server its CA did not sign" "$rc:$out" "^2:.*certificate"
 
+# a server that says SEND and hangs up: the client reports it, SIGPIPE does not kill it
+HPORT=$(free_port)
+python3 - "$HPORT" "$TMP/pki" >"$TMP/hangup.log" 2>&1 <<'PY' &
+import socket, ssl, sys
+port, pki = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(pki + "/server.pem", pki + "/server.key")
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port)); l.listen(1); l.settimeout(60)
+while True:  # the first connection is wait_port's probe
+    c, _ = l.accept()
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        if t.recv(200).startswith(b"SCAN "):
+            t.sendall(b"SEND\n")
+            t.close()
+            break
+    except (ssl.SSLError, OSError):
+        pass
+    c.close()
+PY
+BG_PIDS="$BG_PIDS $!"
+wait_port "$HPORT" 20
+make_random "$TMP/files/big.bin" 900000
+out=$("$B" rscan --server "127.0.0.1:$HPORT" "${TLSOPTS[@]}" "$TMP/files/big.bin" 2>&1); rc=$?
+expect_match "client: a server hanging up mid-stream is an error, not SIGPIPE (rc $rc)" "$rc:$out" "^2:.*big.bin: "
+
 # --- the shared cache: server B answers from what A scanned ------------------
 bbytes=$(counter B rscan_content_bytes)
 out=$("$B" rscan --server "127.0.0.1:$B_SCAN" "$TMP/files/eicar.com" "$TMP/files/clean.bin")
@@ -119,16 +146,25 @@ expect_match "hostile: a hash mismatch gets ERROR" "$out" $'^SEND\nERROR SHA-256
 expect_eq "hostile: no verdict cached under the unverified hash" \
     "$(redis-cli -p "$RPORT" --scan --pattern "bw:v1:*:$(printf 'ab%.0s' $(seq 32)):*" | wc -l)" 0
 out=$(raw oversized)
-expect_match "hostile: an offer over MaxFileSize gets ERROR before any content" "$out" $'^ERROR size 1099511627776 over MaxFileSize 1048576\nALIVE$'
+expect_match "hostile: an offer over MaxFileSize gets ERROR before any content" "$out" $'^ERROR size 1099511627776 over MaxFileSize 4194304\nALIVE$'
 out=$(raw malformed)
 expect_eq "hostile: malformed lines get one ERROR each, connection alive" \
     "$(printf '%s\n' "$out" | grep -c '^ERROR byte [0-9]*: ')/$(printf '%s\n' "$out" | tail -1)" "6/ALIVE"
+out=$(raw flood)
+expect_eq "hostile: 100000 pipelined PINGs all answered, in order" "$out" $'PONGS 100000\nALIVE'
 out=$(raw badchunk)
 expect_match "hostile: a broken chunk header gets ERROR and the close" "$out" $'^SEND\nERROR byte 0: not a hex digit in the chunk length\nCLOSED$'
 out=$(raw longline)
 expect_match "hostile: an over-long line gets ERROR and the close" "$out" $'^ERROR byte 0: line longer than 4096 bytes\nCLOSED$'
 out=$("$B" rscan --server "127.0.0.1:$B_SCAN" "$TMP/files/clean.txt")
 expect_eq "hostile: the server still scans afterwards" "$out" "$TMP/files/clean.txt: CLEAN (cached)"
+
+# content over the server's 1 MiB memory spool goes through a temporary file
+make_random "$TMP/files/large.bin" 2500000
+b0=$(counter B rscan_content_bytes)
+out=$("$B" rscan --server "127.0.0.1:$B_SCAN" "$TMP/files/large.bin")
+expect_eq "large: a 2.5 MB file is streamed and scanned" "$out" "$TMP/files/large.bin: CLEAN (scanned)"
+expect_eq "large: B received its 2500000 bytes" "$(( $(counter B rscan_content_bytes) - b0 ))" 2500000
 
 # --- Redis down: the server scans, never an error to the client ---------------
 redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1
