@@ -76,23 +76,29 @@ static void ftext_walk(json_t *v, bw_buf_t *b, int top)
     }
 }
 
-char *bw_store_ftext(const char *json, size_t len)
+char *bw_store_ftext_json(json_t *v)
 {
-    json_t *v = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     bw_buf_t b = { 0 };
     if (v)
         ftext_walk(v, &b, 1);
-    json_decref(v);
     bw_buf_append(&b, "", 1);
     if (b.oom) {
         bw_buf_free(&b);
-        return strdup("");
+        return NULL;
     }
     /* A NUL inside a string would cut the text: make it a space. */
     for (size_t i = 0; i + 1 < b.len; i++)
         if (!b.p[i])
             b.p[i] = ' ';
     return b.p;
+}
+
+char *bw_store_ftext(const char *json, size_t len)
+{
+    json_t *v = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+    char *t = bw_store_ftext_json(v);
+    json_decref(v);
+    return t;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -174,7 +180,7 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
     unsigned char *ins = calloc(n, 1);
     int rc = ft && ins ? BW_OK : bw_err_set(err, "out of memory");
     for (size_t i = 0; rc == BW_OK && i < n; i++)
-        if (!(ft[i] = bw_store_ftext(ev[i].json, ev[i].json_len)))
+        if (!(ft[i] = ev[i].ftext ? strdup(ev[i].ftext) : bw_store_ftext(ev[i].json, ev[i].json_len)))
             rc = bw_err_set(err, "out of memory");
     void *c = NULL;
     if (rc == BW_OK && bw_store_tx_begin(st, &c, err) != BW_OK) {
