@@ -40,9 +40,10 @@ SELECT id, t, t, node, comp, CASE WHEN det THEN 'detection' ELSE 'scan' END, CAS
 FROM f;
 COMMIT;
 BEGIN;
-INSERT INTO events_fts (rowid, threat, body)
-SELECT seq, COALESCE(threat, ''), node || ' ' || type || ' ' || COALESCE(threat || ' ', '') || object || ' '
+INSERT INTO events_fts (rowid, body)
+SELECT seq, node || ' ' || type || ' ' || COALESCE(threat || ' ', '') || object || ' '
        || client || ' ' || usr FROM events;
+INSERT INTO events_th (rowid, threat) SELECT seq, threat FROM events WHERE threat <> '';
 COMMIT;
 BEGIN;
 INSERT INTO rollup_h (dim, key, t, events, detections)

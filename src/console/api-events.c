@@ -25,9 +25,12 @@ void bw_h_events_post(bw_req_t *r)
     bw_console_t *con = r->con;
     bw_err_t err = {{0}};
     json_t *events;
+    char **texts = NULL, **ftext = NULL;
     int too_big;
-    if (bw_evbatch_validate(r->body, r->body_len, con->conf->max_batch_events, &events, &too_big,
-                            &err) != BW_OK) {
+    /* Parsed once, validated, each event's "node" set and serialised once
+     * (evbatch); the free text comes from the parsed object too. */
+    if (bw_evbatch_prepare(r->body, r->body_len, con->conf->max_batch_events, r->node_name,
+                           &events, &texts, &too_big, &err) != BW_OK) {
         atomic_fetch_add_explicit(too_big ? &con->batches_too_big : &con->batches_refused, 1,
                                   memory_order_relaxed);
         bw_reply_error(r, too_big ? 413 : 400, "%s", err.msg);
@@ -35,16 +38,14 @@ void bw_h_events_post(bw_req_t *r)
     }
     size_t n = json_array_size(events);
     bw_store_event_t *ev = calloc(n ? n : 1, sizeof(*ev));
-    char **texts = calloc(n ? n : 1, sizeof(*texts));
-    if (!ev || !texts) {
+    ftext = calloc(n ? n : 1, sizeof(*ftext));
+    if (!ev || !ftext) {
         bw_reply_error(r, 500, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(events, i);
-        json_object_set_new(e, "node", json_string(r->node_name));
-        texts[i] = json_dumps(e, JSON_COMPACT);
-        if (!texts[i]) {
+        if (!(ftext[i] = bw_store_ftext_json(e))) {
             bw_reply_error(r, 500, "out of memory");
             goto out;
         }
@@ -69,6 +70,7 @@ void bw_h_events_post(bw_req_t *r)
         s->verdict = str(e, "verdict");
         s->json = texts[i];
         s->json_len = strlen(texts[i]);
+        s->ftext = ftext[i];
     }
     size_t added = 0, dups = 0;
     if (bw_store_add_events(con->store, ev, n, &added, &dups, &err) != BW_OK) {
@@ -82,10 +84,8 @@ void bw_h_events_post(bw_req_t *r)
     bw_reply_json(r, 200, json_pack("{s:I,s:I}", "accepted", (json_int_t)added, "duplicates",
                                     (json_int_t)dups));
 out:
-    if (texts)
-        for (size_t i = 0; i < n; i++)
-            free(texts[i]);
-    free(texts);
+    bw_evbatch_texts_free(texts, n);
+    bw_evbatch_texts_free(ftext, n);
     free(ev);
     json_decref(events);
 }

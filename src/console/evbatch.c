@@ -127,7 +127,7 @@ static int check_type(json_t *v, ftype_t t)
     }
 }
 
-static int check_event(json_t *ev, size_t i, bw_err_t *err)
+static int check_event(json_t *ev, size_t i, const char *node, char **text, bw_err_t *err)
 {
     if (!json_is_object(ev))
         return bw_err_set(err, "events[%zu]: not an object", i), BW_ERR;
@@ -168,23 +168,40 @@ static int check_event(json_t *ev, size_t i, bw_err_t *err)
                               : fields[k].t == T_OBJ ? "an object"
                                                      : "an array of strings"), BW_ERR;
     }
-    /* The size as it will be stored. */
+    /* The size as it will be stored: with the sender's node name, serialised
+     * once (the caller stores this text: no second serialisation). */
+    if (node && json_object_set_new(ev, "node", json_string(node)))
+        return bw_err_set(err, "events[%zu]: out of memory", i), BW_ERR;
     char *s = json_dumps(ev, JSON_COMPACT);
     if (!s)
         return bw_err_set(err, "events[%zu]: cannot be serialised", i), BW_ERR;
     size_t n = strlen(s);
-    free(s);
-    if (n > BW_EVBATCH_MAX_EVENT)
+    if (n > BW_EVBATCH_MAX_EVENT) {
+        free(s);
         return bw_err_set(err, "events[%zu]: %zu bytes, more than %u", i, n,
                           BW_EVBATCH_MAX_EVENT), BW_ERR;
+    }
+    if (text)
+        *text = s;
+    else
+        free(s);
     return BW_OK;
 }
 
-int bw_evbatch_validate(const char *buf, size_t len, size_t max_events, json_t **events,
-                        int *too_big, bw_err_t *err)
+void bw_evbatch_texts_free(char **texts, size_t n)
+{
+    for (size_t i = 0; texts && i < n; i++)
+        free(texts[i]);
+    free(texts);
+}
+
+int bw_evbatch_prepare(const char *buf, size_t len, size_t max_events, const char *node,
+                       json_t **events, char ***texts, int *too_big, bw_err_t *err)
 {
     *events = NULL;
     *too_big = 0;
+    if (texts)
+        *texts = NULL;
     json_error_t je;
     /* Depth is bounded by jansson (JSON_PARSER_MAX_DEPTH); duplicates are refused
      * so two readers of an event cannot disagree on a field. */
@@ -204,16 +221,30 @@ int bw_evbatch_validate(const char *buf, size_t len, size_t max_events, json_t *
         return bw_err_set(err, "events: %zu events, more than %zu in one batch", n, max_events),
                BW_ERR;
     }
+    char **t = texts ? calloc(n ? n : 1, sizeof *t) : NULL;
+    if (texts && !t) {
+        json_decref(root);
+        return bw_err_set(err, "out of memory"), BW_ERR;
+    }
     size_t i;
     json_t *ev;
     json_array_foreach(arr, i, ev)
     {
-        if (check_event(ev, i, err) != BW_OK) {
+        if (check_event(ev, i, node, t ? &t[i] : NULL, err) != BW_OK) {
+            bw_evbatch_texts_free(t, n);
             json_decref(root);
             return BW_ERR;
         }
     }
     *events = json_incref(arr);
+    if (texts)
+        *texts = t;
     json_decref(root);
     return BW_OK;
+}
+
+int bw_evbatch_validate(const char *buf, size_t len, size_t max_events, json_t **events,
+                        int *too_big, bw_err_t *err)
+{
+    return bw_evbatch_prepare(buf, len, max_events, NULL, events, NULL, too_big, err);
 }

@@ -20,6 +20,14 @@
 int bw_evbatch_validate(const char *buf, size_t len, size_t max_events, json_t **events,
                         int *too_big, bw_err_t *err);
 
+/* The same, for the ingestion endpoint: each valid event gets "node" set to
+ * node (when not NULL) and is serialised once; that text is what the 64 KiB
+ * limit measures and what is stored: (*texts)[i] for events[i], freed with
+ * bw_evbatch_texts_free(*texts, n).  Nothing is handed back on BW_ERR. */
+int bw_evbatch_prepare(const char *buf, size_t len, size_t max_events, const char *node,
+                       json_t **events, char ***texts, int *too_big, bw_err_t *err);
+void bw_evbatch_texts_free(char **texts, size_t n);
+
 /* "2026-12-08T02:16:18.123456Z" (or a +HH:MM offset) -> microseconds since the
  * epoch.  BW_ERR when malformed. */
 int bw_evbatch_parse_time(const char *s, int64_t *us);

@@ -20,13 +20,13 @@
  * page is "seq < cursor ORDER BY seq DESC LIMIT n", as fast on page 10000
  * as on page 1, and rows arriving meanwhile neither repeat nor hide rows.
  *
- * Free text: see docs/console-storage.md.  SQLite keeps the searchable text
- * (the string values of the event but its id, time, enumerations and
- * hashes: ftext_wanted) in an FTS5 table with
- * the trigram tokenizer, which answers LIKE '%...%' from its index for
- * strings of 3 characters or more; PostgreSQL keeps it in a column with a
- * pg_trgm GIN index answering ILIKE.  Both are substring matches, as the
- * API promises, not word matches. */
+ * Free text: see docs/console-storage.md.  The searchable text is the
+ * string values of the event but its id, time, enumerations and hashes
+ * (ftext_wanted).  SQLite indexes its words (FTS5, `ascii` tokenizer) and
+ * answers a query's words, all required, from that index (text_match);
+ * the threat filter stays a substring match, from a trigram index of the
+ * threat names alone.  PostgreSQL keeps the text in a column with a pg_trgm
+ * GIN index answering ILIKE: a substring match. */
 #include "console/store-int.h"
 
 #include <stdio.h>
@@ -76,23 +76,29 @@ static void ftext_walk(json_t *v, bw_buf_t *b, int top)
     }
 }
 
-char *bw_store_ftext(const char *json, size_t len)
+char *bw_store_ftext_json(json_t *v)
 {
-    json_t *v = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     bw_buf_t b = { 0 };
     if (v)
         ftext_walk(v, &b, 1);
-    json_decref(v);
     bw_buf_append(&b, "", 1);
     if (b.oom) {
         bw_buf_free(&b);
-        return strdup("");
+        return NULL;
     }
     /* A NUL inside a string would cut the text: make it a space. */
     for (size_t i = 0; i + 1 < b.len; i++)
         if (!b.p[i])
             b.p[i] = ' ';
     return b.p;
+}
+
+char *bw_store_ftext(const char *json, size_t len)
+{
+    json_t *v = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+    char *t = bw_store_ftext_json(v);
+    json_decref(v);
+    return t;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -174,7 +180,7 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
     unsigned char *ins = calloc(n, 1);
     int rc = ft && ins ? BW_OK : bw_err_set(err, "out of memory");
     for (size_t i = 0; rc == BW_OK && i < n; i++)
-        if (!(ft[i] = bw_store_ftext(ev[i].json, ev[i].json_len)))
+        if (!(ft[i] = ev[i].ftext ? strdup(ev[i].ftext) : bw_store_ftext(ev[i].json, ev[i].json_len)))
             rc = bw_err_set(err, "out of memory");
     void *c = NULL;
     if (rc == BW_OK && bw_store_tx_begin(st, &c, err) != BW_OK) {
@@ -215,8 +221,8 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
 
 /* ---- queries ------------------------------------------------------------------ */
 
-/* A LIKE pattern matching s anywhere.  SQLite (FTS5 trigram, which ignores
- * ESCAPE): each % and _ of s becomes _ (any one character) and the caller
+/* A LIKE pattern matching s anywhere.  SQLite (the threat's FTS5 trigram
+ * index, which ignores ESCAPE): each % and _ of s becomes _ (any one character) and the caller
  * checks the exact substring too; PostgreSQL: escaped with backslashes. */
 static char *like_pattern(const char *s, int pg, int *needs_exact)
 {
@@ -244,22 +250,61 @@ static char *like_pattern(const char *s, int pg, int *needs_exact)
     return p;
 }
 
+/* The FTS5 MATCH expression of free text on SQLite: every word of s (a run
+ * of ASCII letters and digits and non-ASCII bytes: the `ascii` tokenizer's
+ * rule, store-sqlite.c), each one quoted and all of them required; a word
+ * followed by `*` matches as a prefix.  A word never holds a quote or a
+ * separator, so the expression is always valid and is never a phrase.
+ * NULL when s has no word (nothing to look for: nothing matches). */
+static char *text_match(const char *s, bw_buf_t *b)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int words = 0;
+    while (*p) {
+        if (!(*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))) {
+            p++;
+            continue;
+        }
+        const unsigned char *w = p;
+        while (*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+            p++;
+        bw_buf_printf(b, "%s\"%.*s\"%s", words++ ? " AND " : "", (int)(p - w), (const char *)w,
+                      *p == '*' ? " *" : "");
+    }
+    bw_buf_append(b, "", 1);
+    if (b->oom || !words) {
+        bw_buf_free(b);
+        return NULL;
+    }
+    return b->p;
+}
+
 #define MAXP 24
 
 json_t *bw_store_query_events(bw_store_t *st, const bw_store_filter_t *f, bw_err_t *err)
 {
     int pg = st->ops->pg;
-    int fts = !pg && ((f->text && *f->text) || (f->threat && *f->threat));
+    /* SQLite: free text drives the query from the word index (events_fts,
+     * MATCH), else a threat from the threat names' trigram index
+     * (events_th, LIKE); with both, the threat is checked on the rows the
+     * words found. */
+    int want_text = f->text && *f->text, want_threat = f->threat && *f->threat;
+    int fts = !pg && want_text, th = !pg && want_threat && !fts;
+    bw_buf_t mb = { 0 };
+    char *match = fts ? text_match(f->text, &mb) : NULL;
+    int nothing = fts && !match; /* text without a word: no event matches */
+    if (nothing)
+        fts = 0;
     /* SQLite with a time range and no other indexed filter would read every
      * row of the range through the time index and sort them: 330,000 rows
      * for the last 24 h of 10 million.  Alone, the range is answered from
      * the time index only (it holds seq: no row is read) and the page's
      * rows fetched by seq; with other unindexed filters, the newest-first
      * walk by seq checks the time on the way (+e.time: not the index). */
-    int time_only = !pg && !fts && (f->from_us || f->to_us) && !f->node && !f->client && !f->type;
-    int covering = time_only && !f->component && !f->action && f->min_severity <= 0;
+    int time_only = !pg && !fts && !th && (f->from_us || f->to_us) && !f->node && !f->client && !f->type;
+    int covering = time_only && !f->component && !f->action && f->min_severity <= 0 && !want_threat && !nothing;
     const char *T = covering ? "time" : time_only ? "+e.time" : "e.time";
-    const char *K = fts ? "f.rowid" : covering ? "seq" : "e.seq";
+    const char *K = fts ? "f.rowid" : th ? "t.rowid" : covering ? "seq" : "e.seq";
     const char *dir = f->after_seq > 0 ? "ASC" : "DESC";
     size_t limit = f->limit < 1 ? 100 : f->limit > 1000 ? 1000 : f->limit;
     bw_sqlv_t p[MAXP];
@@ -268,9 +313,17 @@ json_t *bw_store_query_events(bw_store_t *st, const bw_store_filter_t *f, bw_err
     bw_buf_t b = { 0 };
     bw_buf_puts(&b, fts ? "SELECT e.seq, e.json, e.received FROM events_fts f CROSS JOIN events e "
                           "ON e.seq = f.rowid WHERE 1 = 1"
+                        : th ? "SELECT e.seq, e.json, e.received FROM events_th t CROSS JOIN events e "
+                               "ON e.seq = t.rowid WHERE 1 = 1"
                         : covering ? "SELECT e.seq, e.json, e.received FROM events e WHERE e.seq IN "
                                      "(SELECT seq FROM events WHERE 1 = 1"
                         : "SELECT e.seq, e.json, e.received FROM events e WHERE 1 = 1");
+    if (nothing)
+        bw_buf_puts(&b, " AND 0");
+    if (fts) {
+        p[np++] = SQLV_S(match);
+        bw_buf_printf(&b, " AND f.events_fts MATCH ?%d", np);
+    }
     if (f->from_us) {
         p[np++] = SQLV_I(f->from_us);
         bw_buf_printf(&b, " AND %s >= ?%d", T, np);
@@ -298,14 +351,22 @@ json_t *bw_store_query_events(bw_store_t *st, const bw_store_filter_t *f, bw_err
         p[np++] = SQLV_I(f->min_severity);
         bw_buf_printf(&b, " AND e.severity >= ?%d", np);
     }
-    const char *subs[2] = { f->threat, f->text };
-    const char *fcol[2] = { "threat", "body" }, *pcol[2] = { "threat", "ftext" };
+    /* Substrings: PostgreSQL both (pg_trgm), SQLite the threat only. */
+    const char *subs[2] = { f->threat, pg ? f->text : NULL };
+    const char *pcol[2] = { "threat", "ftext" };
     for (int i = 0; i < 2; i++) {
         if (!subs[i] || !*subs[i])
             continue;
+        if (!pg && !th) {
+            /* the threat beside free text: on the rows the words found */
+            p[np++] = SQLV_S(subs[i]);
+            bw_buf_printf(&b, " AND instr(lower(e.threat), lower(?%d)) > 0", np);
+            continue;
+        }
         int exact_too = 0;
         if (!(pats[i] = like_pattern(subs[i], pg, &exact_too))) {
             bw_buf_free(&b);
+            bw_buf_free(&mb);
             free(pats[0]);
             bw_err_set(err, "out of memory");
             return NULL;
@@ -314,10 +375,10 @@ json_t *bw_store_query_events(bw_store_t *st, const bw_store_filter_t *f, bw_err
         if (pg) {
             bw_buf_printf(&b, " AND e.%s ILIKE ?%d ESCAPE '\\'", pcol[i], np);
         } else {
-            bw_buf_printf(&b, " AND f.%s LIKE ?%d", fcol[i], np);
+            bw_buf_printf(&b, " AND t.threat LIKE ?%d", np);
             if (exact_too) {
                 p[np++] = SQLV_S(subs[i]);
-                bw_buf_printf(&b, " AND instr(lower(f.%s), lower(?%d)) > 0", fcol[i], np);
+                bw_buf_printf(&b, " AND instr(lower(t.threat), lower(?%d)) > 0", np);
             }
         }
     }
@@ -337,6 +398,7 @@ json_t *bw_store_query_events(bw_store_t *st, const bw_store_filter_t *f, bw_err
     int rc = b.oom ? bw_err_set(err, "out of memory")
                    : bw_store_exec(st, NULL, b.p, p, np, &r, err);
     bw_buf_free(&b);
+    bw_buf_free(&mb);
     free(pats[0]);
     free(pats[1]);
     if (rc != BW_OK)

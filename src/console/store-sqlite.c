@@ -199,10 +199,15 @@ static int sq_insert_events(void *conn, const bw_store_event_t *ev, char *const 
         bw_rows_free(&r);
         if (!inserted[i])
             continue;
-        bw_sqlv_t q[3] = { SQLV_I(seq), SQLV_S(e->threat ? e->threat : ""), SQLV_S(ftext[i]) };
-        if (sq_exec(conn, "INSERT INTO events_fts (rowid, threat, body) VALUES (?1, ?2, ?3)", q, 3, NULL,
-                    err) != BW_OK)
+        bw_sqlv_t q[2] = { SQLV_I(seq), SQLV_S(ftext[i]) };
+        if (sq_exec(conn, "INSERT INTO events_fts (rowid, body) VALUES (?1, ?2)", q, 2, NULL, err) != BW_OK)
             return bw_err_prefix(err, "event %zu (%s): free-text index", i, e->id);
+        /* Only events with a threat have a row in the threat's index. */
+        if (!e->threat || !*e->threat)
+            continue;
+        q[1] = SQLV_S(e->threat);
+        if (sq_exec(conn, "INSERT INTO events_th (rowid, threat) VALUES (?1, ?2)", q, 2, NULL, err) != BW_OK)
+            return bw_err_prefix(err, "event %zu (%s): threat index", i, e->id);
     }
     return BW_OK;
 }
@@ -255,8 +260,35 @@ static const char sq_v1[] =
     "  args TEXT NOT NULL, state TEXT NOT NULL, result TEXT, created BIGINT NOT NULL, "
     "  updated BIGINT NOT NULL, created_by TEXT);\n";
 
+/* Version 2: free text by words instead of trigrams (docs/console-storage.md,
+ * "Free text").  The trigram index of the searchable text was more than
+ * half of the cost of storing an event (about 60 trigrams per event against
+ * 8 words); substring search stays where it is cheap and expected, the
+ * threat filter: events_th holds the threat names alone (only the events
+ * that have one), trigram-indexed.  The `ascii` tokenizer: a word is a run
+ * of ASCII letters and digits and of any non-ASCII characters; every other
+ * ASCII character separates words; ASCII case is folded.  The query side
+ * (store-events.c, text_match) splits the user's text by the same rule, so
+ * a query never becomes an FTS5 phrase (detail=none has no positions).
+ * Existing events are indexed again from their JSON, with the same values
+ * bw_store_ftext takes (json_tree: every string but the skipped keys; its
+ * columns are qualified, as json_tree has columns named json and type too). */
+static const char sq_v2[] =
+    "DROP TRIGGER events_fts_delete;\n"
+    "DROP TABLE events_fts;\n"
+    "CREATE VIRTUAL TABLE events_fts USING fts5 (body, tokenize = 'ascii', detail = 'none', columnsize = 0);\n"
+    "CREATE VIRTUAL TABLE events_th USING fts5 (threat, tokenize = 'trigram', detail = 'none', columnsize = 0);\n"
+    "INSERT INTO events_fts (rowid, body) SELECT e.seq, (SELECT group_concat(j.value, ' ') "
+    "  FROM json_tree(e.json) j WHERE j.type = 'text' AND NOT (j.path = '$' AND j.key IN ('id', 'time', "
+    "  'component', 'severity', 'verdict', 'action', 'method')) "
+    "  AND (j.key IS NULL OR j.key NOT IN ('sha256', 'group', 'size'))) FROM events e;\n"
+    "INSERT INTO events_th (rowid, threat) SELECT seq, threat FROM events WHERE threat <> '';\n"
+    "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
+    "  DELETE FROM events_fts WHERE rowid = old.seq; DELETE FROM events_th WHERE rowid = old.seq; END;\n";
+
 static const struct bw_migration sq_migrations[] = {
     { { sq_v1, bw_store_schema_common_v1, NULL } },
+    { { sq_v2, NULL } },
 };
 
 const bw_store_ops_t bw_store_sqlite_ops = {
@@ -272,5 +304,5 @@ const bw_store_ops_t bw_store_sqlite_ops = {
     .insert_events = sq_insert_events,
     .upsert_rollups = sq_upsert_rollups,
     .migrations = sq_migrations,
-    .nmigrations = 1,
+    .nmigrations = 2,
 };

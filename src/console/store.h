@@ -56,7 +56,13 @@ typedef struct bw_store_event {
     const char *action, *verdict;
     const char *json;
     size_t json_len;
+    const char *ftext;       /* the searchable text (bw_store_ftext_json), or NULL: the
+                              * store makes it from json (one more parse) */
 } bw_store_event_t;
+
+/* The text free-text search looks in (docs/console-storage.md, "Free
+ * text"), from a parsed event: malloc'd, NULL when out of memory. */
+char *bw_store_ftext_json(json_t *event);
 
 /* Stores n events in one transaction; an id already stored is skipped and
  * counted in *dups (the console sees each event once).  Also maintains the
@@ -65,8 +71,9 @@ int bw_store_add_events(bw_store_t *st, const bw_store_event_t *ev, size_t n, si
                         size_t *dups, bw_err_t *err);
 
 /* Filters of the events table; NULL / 0 fields do not filter.  Text fields
- * match exactly except `text` (free text: substring of the event's JSON,
- * case-insensitive) and `threat` (substring, case-insensitive).  Values are
+ * match exactly except `text` (free text in the event's searchable values:
+ * its words on SQLite, a substring on PostgreSQL; docs/console-storage.md)
+ * and `threat` (substring, case-insensitive).  Values are
  * bound as parameters, never pasted into SQL. */
 typedef struct bw_store_filter {
     int64_t from_us, to_us;  /* time range, [from, to) */

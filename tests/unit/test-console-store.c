@@ -9,6 +9,7 @@
  * means it: no row missing, none extra. */
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,52 @@ static int ci_has(const char *hay, const char *needle)
     return hay && strcasestr(hay, needle) != NULL;
 }
 
+/* SQLite's free text is by words (docs/console-storage.md): a word is a run
+ * of ASCII letters and digits and non-ASCII bytes; every word of the query
+ * must be a word of the event's text (ASCII case folded), a word followed
+ * by '*' its prefix.  A query without a word matches nothing. */
+static int is_wc(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+static int has_word(const char *hay, const char *w, size_t n, int prefix)
+{
+    for (const unsigned char *p = (const unsigned char *)hay; hay && *p;) {
+        if (!is_wc(*p)) {
+            p++;
+            continue;
+        }
+        const unsigned char *s = p;
+        while (is_wc(*p))
+            p++;
+        if (((size_t)(p - s) == n || (prefix && (size_t)(p - s) > n)) && !strncasecmp((const char *)s, w, n))
+            return 1;
+    }
+    return 0;
+}
+
+static int words_match(const char *const *fields, size_t nf, const char *q)
+{
+    int words = 0;
+    for (const unsigned char *p = (const unsigned char *)q; *p;) {
+        if (!is_wc(*p)) {
+            p++;
+            continue;
+        }
+        const unsigned char *s = p;
+        while (is_wc(*p))
+            p++;
+        int found = 0;
+        for (size_t i = 0; i < nf && !found; i++)
+            found = has_word(fields[i], (const char *)s, (size_t)(p - s), *p == '*');
+        if (!found)
+            return 0;
+        words++;
+    }
+    return words > 0;
+}
+
 static int matches(const tev_t *e, const bw_store_filter_t *f)
 {
     if (f->from_us && e->t < f->from_us) return 0;
@@ -135,6 +182,8 @@ static int matches(const tev_t *e, const bw_store_filter_t *f)
         /* what free text looks in (docs/console-storage.md): not the
          * component or the action, which have their own exact filters */
         const char *fields[] = { e->node, e->type, e->threat, e->client, e->object, e->msg };
+        if (strncmp(g_url, "postgres", 8))
+            return words_match(fields, sizeof fields / sizeof fields[0], f->text);
         int any = 0;
         for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
             any |= ci_has(fields[i], f->text);
@@ -187,7 +236,9 @@ static int check_filter(bw_store_t *st, tev_t *evs, size_t n, bw_store_filter_t 
 TEST(opens_and_migrates)
 {
     bw_store_t *st = open_store();
-    CHECK_EQ(bw_store_schema_version(st), 1);
+    /* SQLite: version 2 made free text a word index */
+    int version = strncmp(g_url, "postgres", 8) ? 2 : 1;
+    CHECK_EQ(bw_store_schema_version(st), version);
     CHECK(!strcmp(bw_store_kind(st), strncmp(g_url, "postgres", 8) ? "sqlite" : "postgresql"));
     CHECK_EQ(bw_store_event_count(st), 0);
     bw_store_close(st);
@@ -197,13 +248,72 @@ TEST(opens_and_migrates)
         snprintf(url, sizeof url, "%s/c%d.db", g_tmpdir, g_n);
         bw_err_t err = { { 0 } };
         CHECK_EQ(bw_store_open(url, &st, &err), BW_OK);
-        CHECK_EQ(bw_store_schema_version(st), 1);
+        CHECK_EQ(bw_store_schema_version(st), version);
         bw_store_close(st);
     }
     bw_err_t err = { { 0 } };
     bw_store_t *bad = NULL;
     CHECK_EQ(bw_store_open("mysql://x", &bad, &err), BW_ERR);
     CHECK_CONTAINS(err.msg, "unknown scheme");
+}
+
+/* An SQLite store of schema version 1 (free text in a trigram index) is
+ * migrated to version 2: its events are indexed again by words, from their
+ * JSON, and their threats in the threat index. */
+TEST(sqlite_v1_free_text_migrates)
+{
+    if (!strncmp(g_url, "postgres", 8))
+        return;
+    bw_store_t *st = open_store();
+    tev_t e[3];
+    tev_make(&e[0], 9001, 1000, "n", "icap", "detection", 4, "Win.Trojan.Agent", "10.1.1.1",
+             "http://site77.example/x", "deny", NULL);
+    tev_make(&e[1], 9002, 2000, "n", "icap", "scan", 1, NULL, NULL, NULL, NULL, "hello world");
+    tev_make(&e[2], 9003, 3000, "n", "clamd", "detection", 4, "Eicar-Test", NULL, "/srv/a b", NULL, NULL);
+    CHECK_EQ(add(st, e, 3, NULL, NULL), BW_OK);
+    bw_store_close(st);
+    char path[512];
+    snprintf(path, sizeof path, "%s/c%d.db", g_tmpdir, g_n);
+    sqlite3 *db;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    /* back to version 1's free text, as the console of version 1 left it */
+    CHECK_EQ(sqlite3_exec(db, "DROP TRIGGER events_fts_delete; DROP TABLE events_fts; DROP TABLE events_th; "
+                          "CREATE VIRTUAL TABLE events_fts USING fts5 (threat, body, tokenize = 'trigram', "
+                          "detail = 'none', columnsize = 0); "
+                          "INSERT INTO events_fts (rowid, threat, body) SELECT seq, COALESCE(threat, ''), json FROM events; "
+                          "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
+                          "DELETE FROM events_fts WHERE rowid = old.seq; END; "
+                          "DELETE FROM schema_version WHERE version = 2;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    bw_err_t err = { { 0 } };
+    CHECK_EQ(bw_store_open(url, &st, &err), BW_OK);
+    CHECK_EQ(bw_store_schema_version(st), 2);
+    const char *q[][2] = { { "site77", e[0].id }, { "HELLO", e[1].id }, { "10.1.1.1", e[0].id },
+                           { "trojan", e[0].id } };
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        bw_store_filter_t f = { .text = q[i][0], .limit = 10 };
+        json_t *r = bw_store_query_events(st, &f, &err);
+        json_t *a = json_object_get(r, "events");
+        CHECK_EQ(json_array_size(a), 1);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(a, 0), "id")), q[i][1]);
+        json_decref(r);
+    }
+    /* not the component, the action or the id */
+    const char *none[] = { "clamd", "deny", "00000000000000000000000000002329" };
+    for (size_t i = 0; i < 3; i++) {
+        bw_store_filter_t f = { .text = none[i], .limit = 10 };
+        json_t *r = bw_store_query_events(st, &f, &err);
+        CHECK_EQ(json_array_size(json_object_get(r, "events")), 0);
+        json_decref(r);
+    }
+    bw_store_filter_t f = { .threat = "car-te", .limit = 10 };
+    json_t *r = bw_store_query_events(st, &f, &err);
+    CHECK_EQ(json_array_size(json_object_get(r, "events")), 1);
+    json_decref(r);
+    tev_free(e, 3);
+    bw_store_close(st);
 }
 
 TEST(dedupe_by_id)
@@ -311,6 +421,10 @@ TEST(every_filter_exact_rows)
     F("text short", f.text = "ab");
     F("text url", f.text = "a%20b");
     F("text case", f.text = "axb");
+    F("text words", f.text = "contains x");
+    F("text prefix", f.text = "cont*");
+    F("text part of a word", f.text = "ontain");
+    F("text words of two fields", f.text = "proxy-1 trojan");
     F("combined", f.node = "proxy-1", f.min_severity = 2, f.text = "x");
     F("text skips the component", f.text = "clamd");
     F("text skips the id", f.text = "0000000000");
