@@ -330,28 +330,29 @@ static void forget_old_if_drained(sup_t *s)
     }
 }
 
+/* A helper process (the shipper, the metrics server) that ended is started
+ * again, a second later if it died young, unless the daemon is stopping. */
+static void restart_helper(sup_t *s, const char *what, pid_t pid, int st, time_t started,
+                           pid_t *slot, pid_t (*start)(sup_t *))
+{
+    *slot = 0;
+    if (s->stopping)
+        return;
+    bw_log(BW_LOG_ERR, "%s process (pid %d) ended (status %d); restarting", what, (int)pid,
+           WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+    if (time(NULL) - started < 1)
+        sleep(1);
+    *slot = start(s);
+}
+
 static void on_child_exit(sup_t *s, pid_t pid, int st)
 {
     if (pid == s->ship_pid) {
-        s->ship_pid = 0;
-        if (!s->stopping) {
-            bw_log(BW_LOG_ERR, "shipper process (pid %d) ended (status %d); restarting", (int)pid,
-                   WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
-            if (time(NULL) - s->ship_started < 1)
-                sleep(1);
-            s->ship_pid = spawn_shipper(s);
-        }
+        restart_helper(s, "shipper", pid, st, s->ship_started, &s->ship_pid, spawn_shipper);
         return;
     }
     if (pid == s->metrics_pid) {
-        s->metrics_pid = 0;
-        if (!s->stopping) {
-            bw_log(BW_LOG_ERR, "metrics process (pid %d) ended (status %d); restarting", (int)pid,
-                   WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
-            if (time(NULL) - s->metrics_started < 1)
-                sleep(1);
-            s->metrics_pid = spawn_metrics(s);
-        }
+        restart_helper(s, "metrics", pid, st, s->metrics_started, &s->metrics_pid, spawn_metrics);
         return;
     }
     for (size_t i = 0; i < s->nkids; i++) {

@@ -57,6 +57,9 @@ int bw_link_forward(bw_link_t *l);
 /* link-tasks.c */
 void bw_link_tasks(bw_link_t *l);
 /* link-policy.c */
+/* The whole file, NUL-terminated (*len without the NUL; caller frees):
+ * 0, or -errno (-ENOMEM when out of memory). */
+int bw_link_read_file(const char *path, char **out, size_t *len);
 void bw_link_policy_init(bw_link_t *l);
 void bw_link_policy_sync(bw_link_t *l, long long console_version);
 

@@ -14,6 +14,7 @@
 
 #include "app/schema.h"
 #include "bulwark/core.h"
+#include "link/link-int.h"
 #include "core/buf.h"
 #include "core/conf.h"
 #include "link/link.h"
@@ -91,7 +92,7 @@ int bw_link_policy_allowed(const char *name, const char *text, size_t len, bw_er
     return BW_OK;
 }
 
-static int read_all(const char *path, char **out, size_t *len)
+int bw_link_read_file(const char *path, char **out, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -121,7 +122,7 @@ int bw_link_policy_check(const char *conf_path, const char *policy, bw_err_t *er
         return BW_ERR;
     char *base = NULL;
     size_t blen = 0;
-    int e = read_all(conf_path, &base, &blen);
+    int e = bw_link_read_file(conf_path, &base, &blen);
     if (e)
         return bw_err_set(err, "%s: cannot read: %s", conf_path, strerror(-e));
     bw_conf_state_t *st = NULL;
@@ -137,7 +138,7 @@ int bw_link_policy_file_allowed(const char *path, bw_err_t *err)
 {
     char *text = NULL;
     size_t len = 0;
-    int e = read_all(path, &text, &len);
+    int e = bw_link_read_file(path, &text, &len);
     if (e)
         return bw_err_set(err, "%s: cannot read: %s", path, strerror(-e));
     int r = bw_link_policy_allowed(path, text, len, err);

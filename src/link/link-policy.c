@@ -47,35 +47,12 @@
 
 #define HEADER "; bulwark console policy: version "
 
-static int read_all(const char *path, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    bw_buf_t b = {0};
-    char tmp[8192];
-    ssize_t r;
-    while ((r = read(fd, tmp, sizeof tmp)) > 0 || (r < 0 && errno == EINTR))
-        if (r > 0)
-            bw_buf_append(&b, tmp, (size_t)r);
-    int e = r < 0 ? errno : 0;
-    close(fd);
-    bw_buf_append(&b, "", 1);
-    if (e || b.oom) {
-        bw_buf_free(&b);
-        return e ? -e : -ENOMEM;
-    }
-    *out = b.p;
-    *len = b.len - 1;
-    return 0;
-}
-
 void bw_link_policy_init(bw_link_t *l)
 {
     snprintf(l->policy_status, sizeof l->policy_status, "none");
     char *text = NULL;
     size_t len = 0;
-    if (read_all(l->c.policy_file, &text, &len))
+    if (bw_link_read_file(l->c.policy_file, &text, &len))
         return;
     if (!strncmp(text, HEADER, strlen(HEADER))) {
         l->policy_version = strtoll(text + strlen(HEADER), NULL, 10);
@@ -146,7 +123,7 @@ static int apply(bw_link_t *l, long long version, const char *text, char *msg, s
 {
     char *prev = NULL;
     size_t plen = 0;
-    bool had = read_all(l->c.policy_file, &prev, &plen) == 0;
+    bool had = bw_link_read_file(l->c.policy_file, &prev, &plen) == 0;
     bw_err_t err;
     char head[128];
     snprintf(head, sizeof head, HEADER "%lld (written by the shipper; do not edit)\n", version);
